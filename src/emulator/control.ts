@@ -1,0 +1,86 @@
+// The running emulator's control socket (STATE/emulator.sock): one JSON request per connection,
+// one JSON reply. `fleet emulator status|fault|console|down` talk to it.
+import net from 'node:net';
+import type { Emulator } from './fleet.js';
+import type { FaultKind } from './faults.js';
+
+export type ControlRequest =
+  | { op: 'status' }
+  | { op: 'fault-set'; spec: string }
+  | { op: 'fault-clear'; kind?: FaultKind; who?: string }
+  | { op: 'sshd'; guest: string; action: 'start' | 'stop' }
+  | { op: 'shutdown' };
+
+export async function serveControl(emu: Emulator, path: string): Promise<net.Server> {
+  const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
+    let body = '';
+    sock.on('error', () => {});
+    sock.on('data', (d) => (body += d.toString()));
+    sock.on('end', () => {
+      void handle(emu, body).then(
+        (reply) => sock.end(JSON.stringify({ ok: true, ...reply })),
+        (err: Error) => sock.end(JSON.stringify({ ok: false, error: err.message })),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(path, () => resolve());
+  });
+  return srv;
+}
+
+async function handle(emu: Emulator, body: string): Promise<Record<string, unknown>> {
+  const req = JSON.parse(body) as ControlRequest;
+  switch (req.op) {
+    case 'status':
+      return { status: emu.status() };
+    case 'fault-set':
+      return { guests: await emu.setFault(req.spec) };
+    case 'fault-clear':
+      await emu.clearFaults(req.kind, req.who);
+      return {};
+    case 'sshd': {
+      const g = emu.guest(req.guest);
+      if (req.action === 'stop') {
+        await g.stopSshd();
+        return {};
+      }
+      return await g.startSshd();
+    }
+    case 'shutdown':
+      // Reply first; the process owner stops the fleet and exits.
+      setImmediate(() => process.emit('SIGTERM'));
+      return {};
+    default:
+      throw new Error(`unknown control request ${JSON.stringify(req)}`);
+  }
+}
+
+/** Client side: sends one request to a running emulator. */
+export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(path);
+    let reply = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no answer from the emulator at ${path} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.on('connect', () => sock.end(JSON.stringify(req)));
+    sock.on('data', (d) => (reply += d.toString()));
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on('end', () => {
+      clearTimeout(timer);
+      try {
+        const parsed = JSON.parse(reply) as { ok: boolean; error?: string };
+        if (!parsed.ok) reject(new Error(parsed.error));
+        else resolve(parsed);
+      } catch {
+        reject(new Error(`garbled answer from the emulator at ${path}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,98 @@
+// Reading a guest's own files from outside its sandbox, as its sshd would: users from its passwd and
+// group, authorized_keys of a user, and the host keys its sshd_config names.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { ParsedKey } from 'ssh2';
+import { GUEST_DIRS } from './golden.js';
+
+const { utils } = ssh2;
+
+export interface GuestUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+  groups: number[];
+}
+
+/** Maps a path as the guest sees it to the file on the host (only inside the guest's own dirs). */
+export function hostPath(guestDir: string, guestPath: string): string | undefined {
+  const parts = guestPath.split('/').filter(Boolean);
+  if (parts.includes('..') || !GUEST_DIRS.includes(parts[0] as (typeof GUEST_DIRS)[number])) return undefined;
+  return join(guestDir, ...parts);
+}
+
+function readGuest(guestDir: string, guestPath: string): string | undefined {
+  const p = hostPath(guestDir, guestPath);
+  if (!p) return undefined;
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Looks a login up in the guest's /etc/passwd and /etc/group; undefined when the user does not exist. */
+export function lookupUser(guestDir: string, name: string): GuestUser | undefined {
+  const passwd = readGuest(guestDir, '/etc/passwd') ?? '';
+  const line = passwd.split('\n').find((l) => l.split(':')[0] === name);
+  if (!line) return undefined;
+  const f = line.split(':');
+  if (f.length < 7) return undefined;
+  const uid = Number(f[2]);
+  const gid = Number(f[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined;
+  const groups = new Set([gid]);
+  for (const g of (readGuest(guestDir, '/etc/group') ?? '').split('\n')) {
+    const gf = g.split(':');
+    if (gf.length >= 4 && gf[3]!.split(',').includes(name)) groups.add(Number(gf[2]));
+  }
+  return { name, uid, gid, home: f[5] || '/', shell: f[6] || '/bin/sh', groups: [...groups] };
+}
+
+/** Public keys a user's ~/.ssh/authorized_keys accepts (options before the key type are skipped). */
+export function authorizedKeys(guestDir: string, user: GuestUser): ParsedKey[] {
+  const text = readGuest(guestDir, `${user.home}/.ssh/authorized_keys`) ?? '';
+  const keys: ParsedKey[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /(?:^|\s)((?:ssh-|ecdsa-|sk-)\S+\s+[A-Za-z0-9+/=]+)/.exec(line);
+    if (!m) continue;
+    const parsed = utils.parseKey(m[1]!);
+    if (!(parsed instanceof Error)) keys.push(Array.isArray(parsed) ? parsed[0]! : parsed);
+  }
+  return keys;
+}
+
+export interface LoadedHostKeys {
+  /** Private keys as text, in sshd_config order, for ssh2's Server. */
+  keys: string[];
+  /** Per rejected key file, why (what sshd would log). */
+  errors: string[];
+}
+
+/** The host keys a (re)starting sshd of this guest would load: HostKey lines or the default names. */
+export function loadHostKeys(guestDir: string): LoadedHostKeys {
+  const config = readGuest(guestDir, '/etc/ssh/sshd_config') ?? '';
+  let files = config
+    .split('\n')
+    .map((l) => /^\s*HostKey\s+(\S+)/i.exec(l)?.[1])
+    .filter((f): f is string => !!f);
+  if (files.length === 0) files = ['rsa', 'ecdsa', 'ed25519'].map((t) => `/etc/ssh/ssh_host_${t}_key`);
+  const keys: string[] = [];
+  const errors: string[] = [];
+  for (const file of files) {
+    const text = readGuest(guestDir, file);
+    if (text === undefined) {
+      errors.push(`Unable to load host key: ${file}`);
+      continue;
+    }
+    const parsed = utils.parseKey(text);
+    if (parsed instanceof Error || !text.trim()) errors.push(`Unable to load host key "${file}": invalid format`);
+    else keys.push(text);
+  }
+  return { keys, errors };
+}

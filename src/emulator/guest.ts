@@ -1,0 +1,346 @@
+// One emulated guest: its sshd (an ssh2 Server fed from its own TCP listener on its own loopback
+// address), public-key auth against its own files, sandboxed exec/shell/sftp, its faults, and the
+// control socket its `systemctl restart ssh` talks to.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import ssh2 from 'ssh2';
+import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 'ssh2';
+import type { Fault, FaultKind } from './faults.js';
+import { authorizedKeys, loadHostKeys, lookupUser, type GuestUser } from './guest-fs.js';
+import type { HostModel } from './host-model.js';
+import { sftpServerPath, spawnInSandbox } from './sandbox.js';
+
+const { Server, utils } = ssh2;
+const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
+
+export interface GuestConfig {
+  index: number;
+  name: string;
+  address: string;
+  port: number;
+  dir: string;
+}
+
+/** What all guests of one emulator share. */
+export interface GuestEnvironment {
+  newRoot: string;
+  masks: string[];
+  hostModel: HostModel;
+  /** Host key presented under the `hostkey` fault: somebody else's key. */
+  attackerKeys: string[];
+}
+
+export interface GuestStatus {
+  name: string;
+  address: string;
+  port: number;
+  sshd: 'running' | 'stopped' | 'failed';
+  connections: number;
+  commands: number;
+  faults: Fault[];
+}
+
+type RunningProcess = ReturnType<typeof spawnInSandbox>;
+
+export class Guest {
+  readonly faults = new Map<FaultKind, Fault>();
+  private sshd: 'running' | 'stopped' | 'failed' = 'stopped';
+  private hostKeys: string[] = [];
+  private server?: InstanceType<typeof Server>;
+  private attacker?: InstanceType<typeof Server>;
+  private listener?: net.Server;
+  private control?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly processes = new Set<RunningProcess>();
+  private closed = false;
+
+  constructor(readonly cfg: GuestConfig, private readonly env: GuestEnvironment) {}
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  /** Boots the guest: control socket, then sshd with the keys found in its /etc/ssh. */
+  async start(): Promise<void> {
+    await this.listenControl();
+    await this.startSshd();
+  }
+
+  /** (Re)starts sshd like systemd would: new host keys for new connections, sessions kept. */
+  async startSshd(): Promise<{ ok: boolean; message: string }> {
+    const { keys, errors } = loadHostKeys(this.cfg.dir);
+    if (keys.length === 0) {
+      this.sshd = 'failed';
+      await this.applyListening();
+      return { ok: false, message: [...errors, 'sshd: no hostkeys available -- exiting.'].join('\n') };
+    }
+    this.hostKeys = keys;
+    this.server = undefined; // rebuilt lazily with the new keys
+    this.sshd = 'running';
+    await this.applyListening();
+    return { ok: true, message: errors.join('\n') };
+  }
+
+  async stopSshd(): Promise<void> {
+    this.sshd = 'stopped';
+    await this.applyListening();
+  }
+
+  async setFault(fault: Fault | undefined, kind?: FaultKind): Promise<void> {
+    if (fault) this.faults.set(fault.kind, fault);
+    else if (kind) this.faults.delete(kind);
+    else this.faults.clear();
+    await this.applyListening();
+  }
+
+  /** `type base64` of every host key this guest's sshd serves (empty while it is not running). */
+  servedPublicKeys(): string[] {
+    if (this.sshd !== 'running') return [];
+    return this.hostKeys.map((text) => {
+      const parsed = utils.parseKey(text);
+      const key = Array.isArray(parsed) ? parsed[0]! : (parsed as ParsedKey);
+      return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+    });
+  }
+
+  status(): GuestStatus {
+    return {
+      name: this.cfg.name,
+      address: this.cfg.address,
+      port: this.cfg.port,
+      sshd: this.sshd,
+      connections: this.sockets.size,
+      commands: this.processes.size,
+      faults: [...this.faults.values()],
+    };
+  }
+
+  /** Listening exactly when sshd runs and the guest is not told to refuse connections. */
+  private async applyListening(): Promise<void> {
+    const want = !this.closed && this.sshd === 'running' && !this.faults.has('refuse');
+    if (want && !this.listener) {
+      const srv = net.createServer({ noDelay: true }, (sock) => this.onSocket(sock));
+      this.listener = srv;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ host: this.cfg.address, port: this.cfg.port, backlog: 511 }, () => {
+          srv.off('error', reject);
+          resolve();
+        });
+      });
+    } else if (!want && this.listener) {
+      // Stop accepting at once; sessions already open live on, as with a real sshd restart.
+      this.listener.close();
+      this.listener = undefined;
+    }
+  }
+
+  private onSocket(sock: net.Socket): void {
+    this.sockets.add(sock);
+    sock.once('close', () => this.sockets.delete(sock));
+    sock.on('error', () => sock.destroy());
+    if (this.faults.has('hang')) return; // accepted, never answered: destroyed on close()
+    const server = this.faults.has('hostkey') ? this.attackerServer() : this.sshServer();
+    server.injectSocket(sock);
+  }
+
+  private sshServer(): InstanceType<typeof Server> {
+    this.server ??= new Server({ hostKeys: this.hostKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator' }, (c) => this.onClient(c));
+    return this.server;
+  }
+
+  private attackerServer(): InstanceType<typeof Server> {
+    this.attacker ??= new Server({ hostKeys: this.env.attackerKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator' }, (c) => this.onClient(c));
+    return this.attacker;
+  }
+
+  private onClient(client: Connection): void {
+    let user: GuestUser | undefined;
+    client.on('error', () => {});
+    client.on('authentication', (ctx) => {
+      user = this.authenticate(ctx);
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => this.onSession(accept(), user!, client));
+    });
+  }
+
+  private authenticate(ctx: AuthContext): GuestUser | undefined {
+    if (ctx.method !== 'publickey' || this.faults.has('auth-reject')) {
+      ctx.reject(['publickey']);
+      return undefined;
+    }
+    const user = lookupUser(this.cfg.dir, ctx.username);
+    if (!user || (user.uid === 0 && !this.permitsRoot())) {
+      ctx.reject(['publickey']);
+      return undefined;
+    }
+    const key = authorizedKeys(this.cfg.dir, user).find(
+      (k) => k.type === ctx.key.algo.replace(/^rsa-sha2-(256|512)$/, 'ssh-rsa') && k.getPublicSSH().equals(ctx.key.data),
+    );
+    if (!key) {
+      ctx.reject(['publickey']);
+      return undefined;
+    }
+    if (!ctx.signature) {
+      ctx.accept(); // the client asks whether this key would do
+      return user;
+    }
+    if (key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) !== true) {
+      ctx.reject(['publickey']);
+      return undefined;
+    }
+    ctx.accept();
+    return user;
+  }
+
+  private permitsRoot(): boolean {
+    try {
+      const config = readFileSync(join(this.cfg.dir, 'etc/ssh/sshd_config'), 'utf8');
+      return /^\s*PermitRootLogin\s+(yes|prohibit-password|without-password)\b/im.test(config);
+    } catch {
+      return false;
+    }
+  }
+
+  private onSession(session: Session, user: GuestUser, client: Connection): void {
+    const env: Record<string, string> = {};
+    let running: RunningProcess | undefined;
+    session.on('env', (accept, reject, info) => {
+      if (ACCEPT_ENV.test(info.key)) {
+        env[info.key] = info.val;
+        accept?.();
+      } else reject?.();
+    });
+    session.on('pty', (accept) => accept?.());
+    session.on('window-change', (accept) => accept?.());
+    session.on('signal', (accept, _reject, info) => {
+      accept?.();
+      running?.kill(`SIG${info.name}` as NodeJS.Signals);
+    });
+    const start = (channel: ServerChannel, argv: string[], counted: boolean) => {
+      void this.runInChannel(channel, user, argv, env, client, counted, (p) => (running = p));
+    };
+    session.on('exec', (accept, _reject, info) => start(accept(), [user.shell, '-c', info.command], true));
+    session.on('shell', (accept) => start(accept(), [user.shell], true));
+    session.on('subsystem', (accept, reject, info) => {
+      if (info.name !== 'sftp' || !sftpServerPath) return reject();
+      start(accept(), [sftpServerPath], false);
+    });
+  }
+
+  private async runInChannel(
+    channel: ServerChannel,
+    user: GuestUser,
+    argv: string[],
+    env: Record<string, string>,
+    client: Connection,
+    counted: boolean,
+    onStart: (p: RunningProcess) => void,
+  ): Promise<void> {
+    let channelClosed = false;
+    channel.once('close', () => (channelClosed = true));
+    channel.on('error', () => {});
+    const slow = this.faults.get('slow');
+    if (slow) await delay(slow.ms);
+    const release = counted ? await this.env.hostModel.acquire() : () => {};
+    if (channelClosed || this.closed) return release();
+    const proc = spawnInSandbox({
+      guestDir: this.cfg.dir,
+      newRoot: this.env.newRoot,
+      masks: this.env.masks,
+      hostname: this.cfg.name,
+      user,
+      env: { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` },
+      argv,
+    });
+    this.processes.add(proc);
+    onStart(proc);
+    const drop = this.faults.get('drop');
+    const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: net.Socket })._sock?.destroy(), drop.ms) : undefined;
+    proc.stdin!.on('error', () => {});
+    channel.pipe(proc.stdin!);
+    proc.stdout!.pipe(channel, { end: false });
+    proc.stderr!.pipe(channel.stderr, { end: false });
+    const outputDone = Promise.all([once(proc.stdout!), once(proc.stderr!)]);
+    const kill = () => proc.kill('SIGKILL'); // the launcher's death takes the guest's whole process tree
+    channel.once('close', kill);
+    const result = await proc;
+    await outputDone;
+    clearTimeout(dropTimer);
+    channel.off('close', kill);
+    this.processes.delete(proc);
+    release();
+    if (channelClosed) return;
+    if (result.signal) channel.exit(result.signal.replace(/^SIG/, ''), false, '');
+    else channel.exit(result.exitCode ?? 255);
+    channel.end();
+  }
+
+  private async listenControl(): Promise<void> {
+    const dir = join(this.cfg.dir, 'run', 'fleet');
+    const path = join(dir, 'control.sock');
+    mkdirSync(dir, { recursive: true });
+    rmSync(path, { force: true });
+    const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
+      let req = '';
+      sock.on('error', () => {});
+      sock.on('data', (d) => (req += d.toString()));
+      sock.on('end', () => {
+        void this.serviceAction(req.trim().split(/\s+/)[0] ?? '').then(({ code, message }) =>
+          sock.end(`${code}\n${message ? `${message}\n` : ''}`),
+        );
+      });
+    });
+    this.control = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(path, () => resolve());
+    });
+  }
+
+  /** What `systemctl ACTION ssh` does on this guest. */
+  private async serviceAction(action: string): Promise<{ code: number; message: string }> {
+    const failed = 'Job for ssh.service failed because the control process exited with error code.\n' +
+      'See "systemctl status ssh.service" and "journalctl -xeu ssh.service" for details.';
+    switch (action) {
+      case 'start':
+      case 'restart':
+      case 'reload':
+      case 'try-restart':
+      case 'force-reload': {
+        const r = await this.startSshd();
+        return r.ok ? { code: 0, message: '' } : { code: 1, message: `${r.message}\n${failed}` };
+      }
+      case 'stop':
+        await this.stopSshd();
+        return { code: 0, message: '' };
+      case 'status':
+      case 'is-active':
+        return this.sshd === 'running' ? { code: 0, message: '' } : { code: 3, message: `ssh.service: ${this.sshd}` };
+      default:
+        return { code: 1, message: `Unknown operation '${action}'.` };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.processes) p.kill('SIGKILL');
+    for (const s of this.sockets) s.destroy();
+    await this.applyListening();
+    const control = this.control;
+    this.control = undefined;
+    if (control) await new Promise<void>((resolve) => control.close(() => resolve()));
+    await Promise.allSettled([...this.processes]);
+  }
+}
+
+function once(stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Integration suites each start an emulated fleet; two cores, so keep files from piling up.
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});
