@@ -1,0 +1,98 @@
+// Options every fleet-wide command shares (inventory, selection, user, keys, known_hosts, timeouts),
+// normalised once into what the core needs.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Command, Option } from 'commander';
+import ssh2 from 'ssh2';
+import { InputError, UsageError } from '../core/index.js';
+import type { GuestTarget, SessionOptions } from '../executor/index.js';
+import { loadInventory, select } from '../inventory/index.js';
+import { loadKnownHosts } from '../ssh/index.js';
+
+export interface SelectionFlags {
+  inventory: string;
+  limit?: string;
+  user?: string;
+  identity?: string;
+  knownHosts?: string;
+  connectTimeout: number;
+  timeout?: number;
+}
+
+const seconds = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds, got '${v}'`);
+  return n;
+};
+
+export function addSelectionOptions(cmd: Command): Command {
+  return cmd
+    .argument('[selection]', 'hosts or groups to act on (same syntax as --limit)')
+    .addOption(new Option('-i, --inventory <path>', 'inventory file or directory').default('inventory'))
+    .option('-l, --limit <pattern>', "selection: all, group, host, range, a,b  !exclude  g1:&g2")
+    .option('-u, --user <name>', 'login user (default: inventory ansible_user, else yours)')
+    .option('--identity <file>', 'private key file (default: ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)')
+    .option('--known-hosts <file>', 'pinned host keys (default: known_hosts beside the inventory)')
+    .option('--connect-timeout <s>', 'seconds to get an SSH session', seconds('--connect-timeout'), 10)
+    .option('--timeout <s>', 'seconds a command may run before it is stopped', seconds('--timeout'));
+}
+
+export interface ResolvedSelection {
+  targets: GuestTarget[];
+  session: SessionOptions;
+  knownHostsPath: string;
+}
+
+async function readIdentity(path: string): Promise<Buffer> {
+  let key: Buffer;
+  try {
+    key = readFileSync(path);
+  } catch (err) {
+    throw new InputError(`cannot read identity: ${(err as Error).message}`, { file: path });
+  }
+  const parsed = ssh2.utils.parseKey(key);
+  if (!(parsed instanceof Error)) return key;
+  if (!/passphrase|encrypted/i.test(parsed.message)) throw new InputError(`not a usable private key: ${parsed.message}`, { file: path });
+  if (!process.stdin.isTTY) throw new InputError('private key is encrypted and there is no terminal to ask its passphrase; use the ssh agent', { file: path });
+  const inquirer = (await import('inquirer')).default;
+  const { passphrase } = await inquirer.prompt<{ passphrase: string }>([
+    { type: 'password', name: 'passphrase', message: `Passphrase for ${path}:`, mask: '*' },
+  ]);
+  const decrypted = ssh2.utils.parseKey(key, passphrase);
+  if (decrypted instanceof Error) throw new InputError(`wrong passphrase: ${decrypted.message}`, { file: path });
+  // Hand ssh2 the decrypted key once: it is asked for once per run, not once per guest.
+  const one = Array.isArray(decrypted) ? decrypted[0]! : decrypted;
+  return Buffer.from(one.getPrivatePEM());
+}
+
+export async function resolveSelection(selection: string | undefined, f: SelectionFlags): Promise<ResolvedSelection> {
+  if (selection && f.limit) throw new UsageError('give the selection either as an argument or with --limit, not both');
+  const inv = await loadInventory(f.inventory);
+  const hosts = select(inv, selection ?? f.limit ?? 'all');
+  if (hosts.length === 0) throw new UsageError(`selection '${selection ?? f.limit ?? 'all'}' matches no host`);
+  const invDir = existsSync(f.inventory) && statSync(f.inventory).isDirectory() ? f.inventory : dirname(f.inventory);
+  const knownHostsPath = f.knownHosts ?? join(invDir, 'known_hosts');
+  const knownHosts = await loadKnownHosts(knownHostsPath);
+  for (const w of knownHosts.warnings) process.stderr.write(`fleet: warning: ${w.file}:${w.line}: ${w.message}\n`);
+  let privateKey: Buffer | undefined;
+  const agent = process.env.SSH_AUTH_SOCK || undefined;
+  if (f.identity) privateKey = await readIdentity(f.identity);
+  else if (!agent) {
+    const found = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).find((p) => existsSync(p));
+    if (!found) throw new UsageError('no identity: pass --identity <file> or run an ssh agent (SSH_AUTH_SOCK)');
+    privateKey = await readIdentity(found);
+  }
+  const me = userInfo().username;
+  const targets = hosts.map((h) => ({ name: h.name, address: h.address, port: h.port ?? 22, user: f.user ?? h.user ?? me }));
+  return {
+    targets,
+    knownHostsPath,
+    session: {
+      knownHosts,
+      credentials: { privateKey, agent: privateKey ? undefined : agent },
+      connectTimeoutMs: f.connectTimeout * 1000,
+      timeoutMs: f.timeout ? f.timeout * 1000 : undefined,
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// `run` on one guest: connect pinned, exec (optionally under sudo -n), classify the outcome.
+import { SshConnection, SshError, type Credentials, type KnownHosts } from '../ssh/index.js';
+import type { HostResult } from './result.js';
+
+export interface GuestTarget {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+}
+
+export interface SessionOptions {
+  knownHosts: KnownHosts;
+  credentials: Omit<Credentials, 'username'>;
+  connectTimeoutMs: number;
+  /** Per-command timeout; the remote command is stopped when it fires. */
+  timeoutMs?: number;
+}
+
+/** Quotes a string for a POSIX shell: it arrives exactly as typed (quotes, $, newlines, globs). */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `sudo -n` never asks for a password: a guest without NOPASSWD fails fast with sudo's message. */
+export function wrapSudo(command: string): string {
+  return `sudo -n -- /bin/sh -c ${shellQuote(command)}`;
+}
+
+function failure(t: GuestTarget, started: number, err: unknown): HostResult {
+  const e = err instanceof SshError ? err : new SshError(`${t.name}: ${(err as Error).message}`, 'unreachable', t.name);
+  return { host: t.name, address: t.address, status: e.reason, exitCode: null, stdout: '', stderr: '', changed: false, durationMs: Date.now() - started, error: e.message };
+}
+
+export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c: SshConnection, started: number) => Promise<HostResult>): Promise<HostResult> {
+  const started = Date.now();
+  let conn: SshConnection;
+  try {
+    conn = await SshConnection.connect({
+      name: t.name,
+      address: t.address,
+      port: t.port,
+      knownHosts: o.knownHosts,
+      credentials: { ...o.credentials, username: t.user },
+      connectTimeoutMs: o.connectTimeoutMs,
+    });
+  } catch (err) {
+    return failure(t, started, err);
+  }
+  try {
+    return await work(conn, started);
+  } catch (err) {
+    return failure(t, started, err);
+  } finally {
+    conn.close();
+  }
+}
+
+export function runCommandOn(t: GuestTarget, command: string, o: SessionOptions & { sudo?: boolean }): Promise<HostResult> {
+  return withConnection(t, o, async (conn, started) => {
+    const r = await conn.exec(o.sudo ? wrapSudo(command) : command, { timeoutMs: o.timeoutMs });
+    const base = { host: t.name, address: t.address, exitCode: r.exitCode, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString(), changed: true, durationMs: Date.now() - started };
+    if (r.timedOut) return { ...base, status: 'timeout', error: `${t.name}: command still running after ${o.timeoutMs} ms; stopped` };
+    if (r.exitCode === 0) return { ...base, status: 'ok' };
+    if (r.exitCode === null && !r.signal) return { ...base, status: 'unreachable', error: `${t.name}: connection lost before the command finished` };
+    return { ...base, status: 'failed', error: r.signal ? `${t.name}: killed by signal ${r.signal}` : `${t.name}: exit status ${r.exitCode}` };
+  });
+}

@@ -1,0 +1,5 @@
+// Public face of the executor: fan-out, per-guest run, gathered output, results.
+export { fanout, parseAmount, type FanoutOptions, type FleetEvent, type Target } from './fanout.js';
+export { gather, type OutputGroup } from './gather.js';
+export { runCommandOn, shellQuote, withConnection, wrapSudo, type GuestTarget, type SessionOptions } from './command.js';
+export { exitCodeOf, STATUSES, summarize, type FleetSummary, type HostResult, type HostStatus } from './result.js';
