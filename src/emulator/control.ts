@@ -46,7 +46,7 @@ async function handle(emu: Emulator, body: string): Promise<Record<string, unkno
         await g.stopSshd();
         return {};
       }
-      return await g.startSshd();
+      return { sshd: await g.startSshd() };
     }
     case 'shutdown':
       // Reply first; the process owner stops the fleet and exits.

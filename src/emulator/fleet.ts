@@ -5,7 +5,7 @@ import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { FleetError, UsageError } from '../core/index.js';
 import { parseFault, type FaultKind, type GuestRef } from './faults.js';
-import { ADMIN_USER, cloneGuest, createGoldenImage } from './golden.js';
+import { ADMIN_USER, cloneGuest, createGoldenImage, snapshotGolden, type GoldenSnapshot } from './golden.js';
 import { Guest, type GuestStatus } from './guest.js';
 import { HostModel, type HostModelStatus } from './host-model.js';
 import { generateHostKey } from './keys.js';
@@ -114,14 +114,15 @@ export class Emulator {
     const emu = new Emulator(state, subnet, port, opts.hostCapacity ?? null, opts.seed ?? 'clonefleet');
     mkdirSync(join(state, 'guests'), { recursive: true });
     mkdirSync(join(state, '.newroot'), { recursive: true });
-    const golden = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
+    const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
+    let golden: GoldenSnapshot | undefined;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
     const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, attackerKeys };
     for (let i = 1; i <= opts.guests; i++) {
       const name = guestName(i, opts.guests);
       const dir = join(state, 'guests', name);
       const address = addresses[i - 1]!;
-      if (!existsSync(join(dir, 'etc'))) cloneGuest(golden, dir, { hostname: name, address, uniqueKeys: !!opts.uniqueKeys });
+      if (!existsSync(join(dir, 'etc'))) cloneGuest((golden ??= snapshotGolden(goldenDir)), dir, { hostname: name, address, uniqueKeys: !!opts.uniqueKeys });
       emu.guests.push(new Guest({ index: i, name, address, port, dir }, env));
     }
     try {
