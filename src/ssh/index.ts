@@ -1,0 +1,10 @@
+// Public face of src/ssh: the known_hosts model and its files, key fingerprints, file locks.
+export {
+  parseKnownHosts, serializeKnownHosts, lookup, verify, addPin, addRevoked, removePins, hostKeyName, hashHostName,
+  type KnownHosts, type KnownHostsLine, type KnownHostsEntry, type KnownHostsOther, type KnownHostsWarning,
+  type Marker, type PinnedKey, type HostKeyLookup, type HostKeyVerdict, type PinOptions,
+} from './known-hosts.js';
+export { loadKnownHosts, saveKnownHosts, updateKnownHosts, writeKnownHostsAtomic, encodeKnownHosts } from './known-hosts-file.js';
+export { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
+export { acquireLock, withLock, writeFileAtomic, type FileLock, type LockOptions } from './lockfile.js';
+export { SshConnection, SshError, type ConnectFailure, type ConnectOptions, type Credentials, type ExecOptions, type ExecResult } from './connection.js';

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadInventory } from '../../src/inventory/index.js';
+import { InputError } from '../../src/core/errors.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fleet-inv-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('loadInventory', () => {
+  it('reads a file', async () => {
+    const file = join(dir, 'list.txt');
+    await writeFile(file, '10.0.0.[1-2]\n');
+    expect([...(await loadInventory(file)).hosts.keys()]).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('reads hosts, else inventory, inside a directory', async () => {
+    const a = join(dir, 'a');
+    await mkdir(a);
+    await writeFile(join(a, 'inventory'), '[g]\nfrom-inventory\n');
+    expect([...(await loadInventory(a)).hosts.keys()]).toEqual(['from-inventory']);
+    await writeFile(join(a, 'hosts'), 'from-hosts\n');
+    expect([...(await loadInventory(a)).hosts.keys()]).toEqual(['from-hosts']);
+  });
+
+  it('names the file in parse errors', async () => {
+    const file = join(dir, 'bad');
+    await writeFile(file, '[g]\nok\nweb[9-1]\n');
+    await expect(loadInventory(file)).rejects.toThrow(`${file}:3: `);
+  });
+
+  it('rejects missing paths, empty directories and binary files', async () => {
+    await expect(loadInventory(join(dir, 'missing'))).rejects.toBeInstanceOf(InputError);
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    await expect(loadInventory(empty)).rejects.toThrow(/no inventory file in directory/);
+    const bin = join(dir, 'bin');
+    await writeFile(bin, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));
+    await expect(loadInventory(bin)).rejects.toThrow(/not a text file/);
+  });
+});
