@@ -1,0 +1,125 @@
+// `fleet run` end to end, in-process through main(), against an emulated fleet.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { Emulator } from '../../src/emulator/index.js';
+
+let emu: Emulator;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fleet-run-test-'));
+  emu = await Emulator.start({ guests: 8, state: join(dir, 'state'), subnet: '127.95.0.0/16', port: 2222 });
+});
+
+afterAll(async () => {
+  await emu?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function fleet(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const sel = () => ['-i', emu.inventoryPath, '--identity', emu.clientKeyPath];
+const jsonLines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
+
+describe('fleet run', () => {
+  it('runs on every guest and folds identical output into one block', async () => {
+    const r = await fleet('run', ...sel(), '--', 'cat /etc/machine-id');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('guest[001-008] (8)');
+    expect(r.out).toContain('run: 8 ok of 8');
+  });
+
+  it('delivers quotes, $, newlines and globs exactly as typed, and --sudo runs as root', async () => {
+    const cmd = `printf '%s|' "it's" '$HOME' "a\nb" '*'`;
+    const r = await fleet('run', ...sel(), 'guest001', '--json', '--', cmd);
+    const [host, summary] = jsonLines(r.out);
+    expect(host.stdout).toBe(`it's|$HOME|a\nb|*|`);
+    expect(summary.summary).toMatchObject({ ok: 1, total: 1 });
+    const s = await fleet('run', ...sel(), 'guest002', '--sudo', '--json', '--', cmd + '; id -u');
+    expect(jsonLines(s.out)[0].stdout).toBe(`it's|$HOME|a\nb|*|0\n`);
+  });
+
+  it('reports failed guests with their exit code and exits 1', async () => {
+    const r = await fleet('run', ...sel(), '--json', '--', 'test "$(hostname)" != guest003 || exit 7');
+    expect(r.code).toBe(1);
+    const rows = jsonLines(r.out);
+    expect(rows.find((x) => x.host === 'guest003')).toMatchObject({ status: 'failed', exitCode: 7 });
+    expect(rows.at(-1).summary).toMatchObject({ ok: 7, failed: 1, total: 8 });
+  });
+
+  it('classifies every fault and still finishes within the timeouts', async () => {
+    await emu.setFault('refuse@1');
+    await emu.setFault('hang@2');
+    await emu.setFault('auth-reject@3');
+    await emu.setFault('hostkey@4');
+    await emu.setFault('drop:300@5');
+    try {
+      const t0 = Date.now();
+      const r = await fleet('run', ...sel(), '--json', '--connect-timeout', '2', '--timeout', '3', '--', 'sleep 1; echo done');
+      expect(Date.now() - t0).toBeLessThan(8000);
+      const by = Object.fromEntries(jsonLines(r.out).filter((x) => x.host).map((x) => [x.host, x.status]));
+      expect(by).toEqual({
+        guest001: 'unreachable', guest002: 'timeout', guest003: 'auth-refused', guest004: 'hostkey-refused',
+        guest005: 'unreachable', guest006: 'ok', guest007: 'ok', guest008: 'ok',
+      });
+      expect(r.code).toBe(3);
+    } finally {
+      await emu.clearFaults();
+    }
+  });
+
+  it('stops a command that outlives --timeout', async () => {
+    const r = await fleet('run', ...sel(), 'guest006', '--json', '--timeout', '1', '--', 'sleep 20');
+    expect(jsonLines(r.out)[0]).toMatchObject({ status: 'timeout' });
+  });
+
+  it('refuses a host whose key is not pinned, naming its SHA256 fingerprint', async () => {
+    const kh = join(dir, 'partial_known_hosts');
+    const lines = readFileSync(emu.knownHostsPath, 'utf8').split('\n').filter((l) => !l.startsWith('[127.95.0.8]'));
+    writeFileSync(kh, lines.join('\n'));
+    const r = await fleet('run', ...sel(), '--known-hosts', kh, '--json', '--', 'true');
+    const g8 = jsonLines(r.out).find((x) => x.host === 'guest008');
+    expect(g8.status).toBe('hostkey-refused');
+    expect(g8.error).toMatch(/not pinned: ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}/);
+    expect(r.code).toBe(3);
+  });
+
+  it('refuses a revoked key even where it is pinned', async () => {
+    const kh = join(dir, 'revoked_known_hosts');
+    copyFileSync(emu.knownHostsPath, kh);
+    const first = readFileSync(kh, 'utf8').split('\n').find((l) => l.startsWith('[127.95.0.1]:2222 ssh-ed25519'))!;
+    writeFileSync(kh, `${readFileSync(kh, 'utf8')}@revoked * ${first.split(' ').slice(1).join(' ')}\n`);
+    const r = await fleet('run', ...sel(), '--known-hosts', kh, 'guest001', '--json', '--', 'true');
+    expect(jsonLines(r.out)[0]).toMatchObject({ status: 'hostkey-refused' });
+    expect(jsonLines(r.out)[0].error).toMatch(/REVOKED/);
+  });
+
+  it('exits 2 naming the file and line for a malformed inventory', async () => {
+    const inv = join(dir, 'bad_inventory');
+    writeFileSync(inv, '[web]\nweb[5-1].example\n');
+    const r = await fleet('run', '-i', inv, '--identity', emu.clientKeyPath, '--', 'true');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${inv}:2`);
+  });
+
+  it('runs in batches and stops once the failure budget is exceeded', async () => {
+    const r = await fleet('run', ...sel(), '--json', '--batch', '2', '--max-fail', '1', '--', 'exit 1');
+    const rows = jsonLines(r.out);
+    expect(rows.at(-1).summary).toMatchObject({ failed: 2, notRun: 6, total: 8 });
+  });
+});
