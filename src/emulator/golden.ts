@@ -83,6 +83,21 @@ const CRON_SCRIPTS: Record<string, Record<string, string>> = {
   monthly: {},
 };
 
+function sshdConfig(title: string, keyTypes: readonly string[]): string {
+  return [
+    `# ${title}`,
+    'Port 22',
+    ...keyTypes.map((t) => `HostKey /etc/ssh/ssh_host_${t}_key`),
+    'PermitRootLogin no',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'AcceptEnv LANG LC_*',
+    'Subsystem sftp /usr/lib/openssh/sftp-server',
+    '',
+  ].join('\n');
+}
+
 export interface GoldenImage {
   dir: string;
   clientKey: string;
@@ -104,18 +119,7 @@ export function createGoldenImage(state: string): GoldenImage {
     sshKeygen(t, join(etc, 'ssh', `ssh_host_${t}_key`), 'root@golden');
     chmodSync(join(etc, 'ssh', `ssh_host_${t}_key`), 0o600);
   }
-  write(join(etc, 'ssh', 'sshd_config'), [
-    '# sshd_config of the golden image',
-    'Port 22',
-    ...HOST_KEY_TYPES.map((t) => `HostKey /etc/ssh/ssh_host_${t}_key`),
-    'PermitRootLogin no',
-    'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'AcceptEnv LANG LC_*',
-    'Subsystem sftp /usr/lib/openssh/sftp-server',
-    '',
-  ].join('\n'));
+  write(join(etc, 'ssh', 'sshd_config'), sshdConfig('sshd_config of the golden image', HOST_KEY_TYPES));
 
   write(join(etc, 'passwd'), [
     'root:x:0:0:root:/root:/bin/bash',
@@ -228,17 +232,11 @@ export function cloneGuest(golden: GoldenSnapshot, guestDir: string, opts: Clone
 /** Gives a guest its own ed25519 and ECDSA keys; RSA is dropped (generating 500 RSA keys is slow). */
 export function rekeyGuest(guestDir: string, hostname: string): void {
   const ssh = join(guestDir, 'etc', 'ssh');
-  const lines: string[] = [];
   for (const t of ['ed25519', 'ecdsa'] as const) {
     const key = generateHostKey(t, `root@${hostname}`);
     write(join(ssh, `ssh_host_${t}_key`), key.privateKey, 0o600);
     write(join(ssh, `ssh_host_${t}_key.pub`), `${key.publicKey}\n`);
-    lines.push(`HostKey /etc/ssh/ssh_host_${t}_key`);
   }
   for (const f of ['ssh_host_rsa_key', 'ssh_host_rsa_key.pub']) rmSync(join(ssh, f), { force: true });
-  write(join(ssh, 'sshd_config'), [
-    '# sshd_config (per-guest keys)', 'Port 22', ...lines, 'PermitRootLogin no', 'PubkeyAuthentication yes',
-    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AcceptEnv LANG LC_*',
-    'Subsystem sftp /usr/lib/openssh/sftp-server', '',
-  ].join('\n'));
+  write(join(ssh, 'sshd_config'), sshdConfig('sshd_config (per-guest keys)', ['ed25519', 'ecdsa']));
 }
