@@ -1,7 +1,7 @@
 // Reading a guest's own files from outside its sandbox, as its sshd would: users from its passwd and
 // group, authorized_keys of a user, and the host keys its sshd_config names.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { GUEST_DIRS } from './golden.js';
@@ -24,13 +24,28 @@ export function hostPath(guestDir: string, guestPath: string): string | undefine
   return join(guestDir, ...parts);
 }
 
-function readGuest(guestDir: string, guestPath: string): string | undefined {
+const MAX_GUEST_FILE = 1 << 20;
+
+/** Reads a guest file the way the guest's sshd would see it, refusing anything a symlink (or `..`)
+ * takes outside the guest's own directories (a guest's root must not make the emulator read host
+ * files, say the client's private key, as its host key), and anything but a regular file of sane
+ * size: a FIFO as authorized_keys would otherwise block the one event loop every guest shares. */
+export function readGuest(guestDir: string, guestPath: string): string | undefined {
   const p = hostPath(guestDir, guestPath);
   if (!p) return undefined;
+  let fd: number | undefined;
   try {
-    return readFileSync(p, 'utf8');
+    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_GUEST_FILE) return undefined;
+    // Checked on the open file itself, so nothing can swap a path component in between.
+    const rel = relative(realpathSync(guestDir), realpathSync(`/proc/self/fd/${fd}`));
+    if (rel.startsWith('..') || isAbsolute(rel) || !GUEST_DIRS.includes(rel.split(sep)[0] as (typeof GUEST_DIRS)[number])) return undefined;
+    return readFileSync(fd, 'utf8');
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

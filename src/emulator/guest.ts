@@ -1,14 +1,14 @@
 // One emulated guest: its sshd (an ssh2 Server fed from its own TCP listener on its own loopback
 // address), public-key auth against its own files, sandboxed exec/shell/sftp, its faults, and the
 // control socket its `systemctl restart ssh` talks to.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 'ssh2';
 import type { Fault, FaultKind } from './faults.js';
-import { authorizedKeys, loadHostKeys, lookupUser, type GuestUser } from './guest-fs.js';
+import { authorizedKeys, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
 import { sftpServerPath, spawnInSandbox } from './sandbox.js';
 
@@ -52,6 +52,7 @@ export class Guest {
   private attacker?: InstanceType<typeof Server>;
   private listener?: net.Server;
   private control?: net.Server;
+  private statusSocket?: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly processes = new Set<RunningProcess>();
   private closed = false;
@@ -197,12 +198,8 @@ export class Guest {
   }
 
   private permitsRoot(): boolean {
-    try {
-      const config = readFileSync(join(this.cfg.dir, 'etc/ssh/sshd_config'), 'utf8');
-      return /^\s*PermitRootLogin\s+(yes|prohibit-password|without-password)\b/im.test(config);
-    } catch {
-      return false;
-    }
+    const config = readGuest(this.cfg.dir, '/etc/ssh/sshd_config') ?? '';
+    return /^\s*PermitRootLogin\s+(yes|prohibit-password|without-password)\b/im.test(config);
   }
 
   private onSession(session: Session, user: GuestUser, client: Connection): void {
@@ -279,30 +276,40 @@ export class Guest {
     channel.end();
   }
 
+  /** Two sockets in the guest's /run/fleet: control.sock (root only, by its file mode: a request's
+   * words cannot prove who sent it) for changes, status.sock (anyone) for status queries. */
   private async listenControl(): Promise<void> {
     const dir = join(this.cfg.dir, 'run', 'fleet');
-    const path = join(dir, 'control.sock');
     mkdirSync(dir, { recursive: true });
+    this.control = await this.listenService(join(dir, 'control.sock'), 0o600, false);
+    this.statusSocket = await this.listenService(join(dir, 'status.sock'), 0o666, true);
+  }
+
+  private async listenService(path: string, mode: number, queriesOnly: boolean): Promise<net.Server> {
     rmSync(path, { force: true });
     const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
       let req = '';
       sock.on('error', () => {});
       sock.on('data', (d) => (req += d.toString()));
       sock.on('end', () => {
-        void this.serviceAction(req.trim().split(/\s+/)[0] ?? '').then(({ code, message }) =>
-          sock.end(`${code}\n${message ? `${message}\n` : ''}`),
-        );
+        const [action = '', unit = 'ssh'] = req.trim().split(/\s+/);
+        const query = action === 'status' || action === 'is-active';
+        const reply = !query && queriesOnly
+          ? Promise.resolve({ code: 1, message: `Failed to ${action} ${unit}.service: Access denied`, stdout: false })
+          : this.serviceAction(action, unit);
+        void reply.then(({ code, message, stdout }) => sock.end(`${code} ${stdout ? 1 : 2}\n${message ? `${message}\n` : ''}`));
       });
     });
-    this.control = srv;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
       srv.listen(path, () => resolve());
     });
+    chmodSync(path, mode);
+    return srv;
   }
 
   /** What `systemctl ACTION ssh` does on this guest. */
-  private async serviceAction(action: string): Promise<{ code: number; message: string }> {
+  private async serviceAction(action: string, unit: string): Promise<{ code: number; message: string; stdout?: boolean }> {
     const failed = 'Job for ssh.service failed because the control process exited with error code.\n' +
       'See "systemctl status ssh.service" and "journalctl -xeu ssh.service" for details.';
     switch (action) {
@@ -317,9 +324,14 @@ export class Guest {
       case 'stop':
         await this.stopSshd();
         return { code: 0, message: '' };
-      case 'status':
-      case 'is-active':
-        return this.sshd === 'running' ? { code: 0, message: '' } : { code: 3, message: `ssh.service: ${this.sshd}` };
+      case 'is-active': {
+        const state = this.sshd === 'running' ? 'active' : this.sshd === 'failed' ? 'failed' : 'inactive';
+        return { code: state === 'active' ? 0 : 3, message: state, stdout: true };
+      }
+      case 'status': {
+        const state = this.sshd === 'running' ? 'active (running)' : this.sshd === 'failed' ? 'failed' : 'inactive (dead)';
+        return { code: this.sshd === 'running' ? 0 : 3, message: `● ${unit}.service - OpenBSD Secure Shell server\n     Active: ${state}`, stdout: true };
+      }
       default:
         return { code: 1, message: `Unknown operation '${action}'.` };
     }
@@ -330,9 +342,8 @@ export class Guest {
     for (const p of this.processes) p.kill('SIGKILL');
     for (const s of this.sockets) s.destroy();
     await this.applyListening();
-    const control = this.control;
-    this.control = undefined;
-    if (control) await new Promise<void>((resolve) => control.close(() => resolve()));
+    for (const srv of [this.control, this.statusSocket]) if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+    this.control = this.statusSocket = undefined;
     await Promise.allSettled([...this.processes]);
   }
 }

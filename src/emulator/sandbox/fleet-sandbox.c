@@ -270,7 +270,9 @@ static int guestctl_main(int argc, char **argv) {
     fprintf(stderr, "usage: fleet-guestctl ACTION SERVICE\n");
     return 2;
   }
-  const char *sock_path = getenv("FLEET_GUESTCTL") ? getenv("FLEET_GUESTCTL") : "/run/fleet/control.sock";
+  /* Queries go to the socket anyone may use; changes to the root-only one (its mode decides). */
+  int query = !strcmp(argv[1], "status") || !strcmp(argv[1], "is-active");
+  const char *sock_path = query ? "/run/fleet/status.sock" : "/run/fleet/control.sock";
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   strncpy(addr.sun_path, sock_path, sizeof addr.sun_path - 1);
@@ -288,10 +290,11 @@ static int guestctl_main(int argc, char **argv) {
   ssize_t r;
   while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
   buf[len] = '\0';
-  /* Reply: "<exit code>\n<message for stderr>" */
+  /* Reply: "<exit code> <1|2>\n<message for stdout (1) or stderr (2)>" */
   char *nl = strchr(buf, '\n');
-  int code = atoi(buf);
-  if (nl && nl[1]) fputs(nl + 1, stderr);
+  int code = 1, out = 2;
+  if (sscanf(buf, "%d %d", &code, &out) < 1) code = 1;
+  if (nl && nl[1]) fputs(nl + 1, out == 1 ? stdout : stderr);
   return code;
 }
 

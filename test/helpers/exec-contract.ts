@@ -1,0 +1,101 @@
+// What running a command over SSH means, as one suite run against every engine (the emulator and a
+// real OpenSSH sshd): output streams, exit codes and signals, stdin, the command text, environment.
+// Engine-specific behaviour (identity, sandbox, a closed channel's fate) is tested beside each engine.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SshSession } from './ssh-client.js';
+
+export interface ExecEngine {
+  /** Opens a fresh authenticated, pinned session. */
+  connect(): Promise<SshSession>;
+}
+
+export interface ExecCapabilities {
+  /**
+   * Honours the client's `signal` channel request. OpenSSH does only for sessions under privilege
+   * separation, so not for root logins ("session signalling requires privilege separation").
+   */
+  signalRequests: boolean;
+}
+
+function firstOutput(channel: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => channel.once('data', (d: Buffer) => resolve(d.toString())));
+}
+
+export function describeExecContract(engine: string, getEngine: () => ExecEngine, caps: ExecCapabilities): void {
+  describe(`exec contract: ${engine}`, () => {
+    let session: SshSession | undefined;
+    const S = () => session!;
+    beforeAll(async () => {
+      session = await getEngine().connect();
+    });
+    afterAll(() => session?.close());
+
+    it('keeps stdout and stderr apart', async () => {
+      const r = await S().exec('echo out; echo err >&2; echo out2');
+      expect(r).toMatchObject({ code: 0, signal: null, stdout: 'out\nout2\n', stderr: 'err\n' });
+    });
+
+    it('reports exit codes', async () => {
+      expect(await S().exec('exit 7')).toMatchObject({ code: 7, signal: null });
+      expect((await S().exec('false')).code).toBe(1);
+      expect((await S().exec('true')).code).toBe(0);
+      const missing = await S().exec('no-such-command-here');
+      expect(missing.code).toBe(127);
+      expect(missing.stderr).toMatch(/not found/);
+    });
+
+    it('passes stdin through, then EOF', async () => {
+      expect(await S().exec('cat', { stdin: 'hello\nworld\n' })).toMatchObject({ code: 0, stdout: 'hello\nworld\n' });
+      expect((await S().exec('cat')).stdout).toBe(''); // EOF at once: cat ends
+      const big = 'x'.repeat(1024 * 1024);
+      expect((await S().exec('wc -c', { stdin: big })).stdout.trim()).toBe(String(big.length));
+    });
+
+    it('delivers large output whole', async () => {
+      const r = await S().exec('head -c 5000000 /dev/zero | tr "\\0" a');
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBe(5_000_000);
+    });
+
+    it('receives the command exactly as typed: quotes, $, backslashes, tabs, newlines', async () => {
+      const command = [
+        `v='a value'; printf '[%s]\\n' 'single $v' "double \\$v" "$v" 'it'"'"'s'`,
+        'echo "second line"',
+        `printf '%s\\n' "tab	here" 'back\\slash'`,
+      ].join('\n');
+      const r = await S().exec(command);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`[single $v]\n[double $v]\n[a value]\n[it's]\nsecond line\ntab\there\nback\\slash\n`);
+    });
+
+    // ssh2's client prefixes the wire name (TERM) with SIG: 'SIGSIGTERM' would mean a wrong wire name.
+    it('reports the signal that killed the command', async () => {
+      expect(await S().exec('kill -TERM $$')).toMatchObject({ code: null, signal: 'SIGTERM' });
+      expect(await S().exec('kill -KILL $$')).toMatchObject({ code: null, signal: 'SIGKILL' });
+      expect(await S().exec('kill -HUP $$')).toMatchObject({ code: null, signal: 'SIGHUP' });
+    });
+
+    if (caps.signalRequests) it('delivers a signal the client sends to the running command', async () => {
+      const channel = await S().start('echo started; exec sleep 20');
+      const exit = new Promise<[number | null, string | undefined]>((resolve) => channel.on('exit', (c: number | null, s?: string) => resolve([c, s])));
+      channel.stderr.resume();
+      expect(await firstOutput(channel)).toBe('started\n');
+      channel.signal('INT');
+      const t0 = Date.now();
+      expect(await exit).toEqual([null, 'SIGINT']);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    });
+
+    it('accepts LANG and LC_* from the client and nothing else (AcceptEnv LANG LC_*)', async () => {
+      const r = await S().exec('echo "$LANG|$LC_ALL|$LC_TIME|${FOO-unset}"; echo "$PATH" | grep -c /evil', {
+        env: { LANG: 'C.UTF-8', LC_ALL: 'C', LC_TIME: 'POSIX', FOO: 'bar', PATH: '/evil' },
+      });
+      expect(r.stdout).toBe('C.UTF-8|C|POSIX|unset\n0\n');
+    });
+
+    it('runs several commands on one connection, concurrently', async () => {
+      const results = await Promise.all([1, 2, 3, 4].map((n) => S().exec(`sleep 0.${n}; echo ${n}`)));
+      expect(results.map((r) => r.stdout)).toEqual(['1\n', '2\n', '3\n', '4\n']);
+    });
+  });
+}
