@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const guests = process.env.DEMO_GUESTS ?? '100';
-// Guest roots are many small files: on tmpfs they clone ~30x faster than on a slow disk.
+// Guest roots are many small files: tmpfs keeps cloning them fast even on a busy disk.
 const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const state = mkdtempSync(join(base, 'clonefleet-demo-'));
 
