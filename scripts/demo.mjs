@@ -29,7 +29,7 @@ try {
   fleet(['run', ...sel, '--', 'echo "machine-id: $(cat /etc/machine-id)"; ' +
     'echo "host key:   $(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d" " -f2)"; ' +
     'echo "cron:       $(grep run-crons /etc/crontab | cut -c1-40)"']);
-  fleet(['run', ...sel, '--', 'echo "hostname: $(hostname)  user: $(id -un)  uid: $(id -u)"'], { check: false });
+  fleet(['run', ...sel, '--', 'echo "logged in as $(id -un), uid $(id -u), on a guest of $(hostname | cut -c1-5)..."']);
   const sudo = spawnSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' }).status === 0;
   if (sudo) fleet(['run', ...sel, '--sudo', '--', 'id -u']);
   else process.stdout.write('\n(this machine has no sudo: `apt-get install sudo` to see `fleet run --sudo` on the guests)\n');

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FleetError, UsageError } from '../../core/index.js';
-import { controlRequest, Emulator, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
+import { controlRequest, Emulator, guestAddresses, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
 import { setExitStatus } from '../exit.js';
 
 interface UpOptions {
@@ -104,14 +104,14 @@ function printUp(s: EmulatorStatus, json?: boolean): void {
     process.stdout.write(`${JSON.stringify(s)}\n`);
     return;
   }
-  const first = `127.${s.subnet.split('.')[1]}...`;
+  const first = guestAddresses(s.subnet, 1)[0];
   process.stdout.write([
     `emulator up: ${s.guests} guests (${s.sshdRunning} sshd running) on ${s.subnet} port ${s.port}, pid ${s.pid}, ${s.startupMs} ms`,
     `  state      ${s.state}`,
     `  inventory  ${join(s.state, 'inventory')}   (plain list: ${join(s.state, 'hosts')})`,
     `  known_hosts ${join(s.state, 'known_hosts')}`,
     `  client key ${join(s.state, 'id_ed25519')}`,
-    `  try: ssh -i ${join(s.state, 'id_ed25519')} -p ${s.port} -o UserKnownHostsFile=${join(s.state, 'known_hosts')} -o StrictHostKeyChecking=yes fleetadm@<${first}>`,
+    `  try: ssh -i ${join(s.state, 'id_ed25519')} -p ${s.port} -o UserKnownHostsFile=${join(s.state, 'known_hosts')} -o StrictHostKeyChecking=yes fleetadm@${first}`,
     ...(s.hostTools.sudo ? [] : ['  note: this machine has no sudo, so `sudo` on guests fails (apt-get install sudo)']),
     ...(s.hostTools.sftpServer ? [] : ['  note: this machine has no sftp-server, so SFTP is refused (apt-get install openssh-sftp-server)']),
     '',
