@@ -3,7 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, FleetError } from '../core/index.js';
 import { registerEmulator } from './commands/emulator-cli.js';
-import { registerFleetCommands, setCommandWords } from './commands/fleet-cli.js';
+import { registerFleetCommands } from './commands/fleet-cli.js';
+import { setCommandWords } from './words.js';
 import { exitStatus, resetExitStatus } from './exit.js';
 
 export function buildProgram(): Command {

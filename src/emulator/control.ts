@@ -9,6 +9,7 @@ export type ControlRequest =
   | { op: 'fault-set'; spec: string }
   | { op: 'fault-clear'; kind?: FaultKind; who?: string }
   | { op: 'sshd'; guest: string; action: 'start' | 'stop' }
+  | { op: 'console'; guest: string; command: string; stdin?: string /* base64 */ }
   | { op: 'shutdown' };
 
 export async function serveControl(emu: Emulator, path: string): Promise<net.Server> {
@@ -47,6 +48,10 @@ async function handle(emu: Emulator, body: string): Promise<Record<string, unkno
         return {};
       }
       return { sshd: await g.startSshd() };
+    }
+    case 'console': {
+      const r = await emu.guest(req.guest).consoleExec(req.command, req.stdin ? Buffer.from(req.stdin, 'base64') : undefined);
+      return { console: { exitCode: r.exitCode, signal: r.signal, stdout: r.stdout.toString('base64'), stderr: r.stderr.toString('base64') } };
     }
     case 'shutdown':
       // Reply first; the process owner stops the fleet and exits.

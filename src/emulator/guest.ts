@@ -96,6 +96,31 @@ export class Guest {
     await this.applyListening();
   }
 
+  /** The hypervisor console's view: a root shell command on this guest, no SSH involved (works while
+   * its sshd is down or faulty). Output is collected; the caller decides what to do with it. */
+  async consoleExec(command: string, stdin?: Buffer): Promise<{ exitCode: number | null; signal: string | null; stdout: Buffer; stderr: Buffer }> {
+    const root = lookupUser(this.cfg.dir, 'root') ?? { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh', groups: [0] };
+    const proc = spawnInSandbox({
+      guestDir: this.cfg.dir,
+      newRoot: this.env.newRoot,
+      masks: this.env.masks,
+      hostname: this.cfg.name,
+      user: { ...root, shell: '/bin/sh' },
+      env: {},
+      argv: ['/bin/sh', '-c', command],
+    });
+    this.processes.add(proc);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    proc.stdout!.on('data', (d: Buffer) => out.push(d));
+    proc.stderr!.on('data', (d: Buffer) => err.push(d));
+    proc.stdin!.on('error', () => {});
+    proc.stdin!.end(stdin ?? '');
+    const r = await proc;
+    this.processes.delete(proc);
+    return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+  }
+
   /** `type base64` of every host key this guest's sshd serves (empty while it is not running). */
   servedPublicKeys(): string[] {
     if (this.sshd !== 'running') return [];

@@ -1,6 +1,7 @@
 // `fleet emulator up|down|status|fault`: option parsing only; the work is in ./emulator.js (lazy).
 import { Command, Option } from 'commander';
 import { FAULT_HELP } from '../../emulator/faults.js';
+import { commandWords } from '../words.js';
 
 export const DEFAULT_STATE = process.env.FLEET_EMULATOR_STATE ?? '.fleet/emulator';
 
@@ -53,6 +54,18 @@ export function registerEmulator(program: Command): void {
     .option('--clear [kind@who]', 'clear faults (all, one kind, or KIND@WHO)')
     .addHelpText('after', `\nFaults:\n${faultList}`)
     .action(async (specs, opts) => (await import('./emulator.js')).fault(specs, opts));
+
+  emu
+    .command('console')
+    .usage('[--state DIR] <guest> -- <command...>')
+    .description("run a root shell command on one guest without SSH: the hypervisor console's view (works while its sshd is down)")
+    .addOption(stateOpt())
+    .argument('<guest>', 'guest name, number or address')
+    .option('--stdin', 'pass this command\'s standard input to the guest command')
+    .addHelpText('after', `
+Example (an out-of-band channel for \`fleet keys rotate --confirm-with\`):
+  fleet emulator console --state DIR guest007 -- cat /etc/ssh/ssh_host_ed25519_key.pub`)
+    .action(async (guest, opts) => (await import('./emulator.js')).console(guest, commandWords(), opts));
 
   emu
     .command('sshd')

@@ -184,3 +184,21 @@ export async function sshd(action: string, guest: string, opts: { state: string 
   if (result?.message) process.stderr.write(`${result.message}\n`);
   if (result && !result.ok) setExitStatus(1);
 }
+
+/** `fleet emulator console GUEST -- CMD`: output and exit status as if the command ran locally. */
+export async function console(guest: string, words: string[], opts: { state: string; stdin?: boolean }): Promise<void> {
+  if (words.length === 0) throw new UsageError('no command: fleet emulator console <guest> -- <command...>');
+  if (!runningPid(opts.state)) throw new FleetError(`no emulator running for ${resolve(opts.state)}`);
+  const stdin = opts.stdin ? await readStdin() : undefined;
+  const reply = await controlRequest(sock(opts.state), { op: 'console', guest, command: words.join(' '), stdin: stdin?.toString('base64') }, 120_000);
+  const r = reply.console as { exitCode: number | null; signal: string | null; stdout: string; stderr: string };
+  process.stdout.write(Buffer.from(r.stdout, 'base64'));
+  process.stderr.write(Buffer.from(r.stderr, 'base64'));
+  setExitStatus(r.exitCode ?? 128);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

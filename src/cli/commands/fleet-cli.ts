@@ -1,6 +1,7 @@
 // Registers the fleet-wide commands (run, inventory); their work is loaded lazily.
 import { Command } from 'commander';
 import { addSelectionOptions } from '../selection.js';
+import { commandWords } from '../words.js';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -8,11 +9,6 @@ const positive = (name: string) => (v: string) => {
   return n;
 };
 
-/** Words after `--` on the command line (the remote command), set by main() before parsing. */
-let afterDashes: string[] = [];
-export function setCommandWords(words: string[]): void {
-  afterDashes = words;
-}
 
 export function registerFleetCommands(program: Command): void {
   addSelectionOptions(
@@ -32,7 +28,7 @@ Output folds guests with identical output into one block headed by their host ra
 Examples:
   fleet run -i inventory web -- 'uptime'
   fleet run -l 'all:!db' --sudo --batch 10% --max-fail 2 -- 'systemctl restart nginx'`)
-    .action(async (selection, flags) => (await import('./run.js')).run(selection, afterDashes, flags));
+    .action(async (selection, flags) => (await import('./run.js')).run(selection, commandWords(), flags));
 
   addSelectionOptions(
     program.command('inventory').description('show what a selection expands to (folded into ranges)'),
