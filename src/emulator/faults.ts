@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { UsageError } from '../core/index.js';
 
-export const FAULT_KINDS = ['refuse', 'hang', 'slow', 'drop', 'auth-reject', 'hostkey'] as const;
+export const FAULT_KINDS = ['refuse', 'hang', 'slow', 'drop', 'auth-reject', 'hostkey', 'mitm'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -20,6 +20,7 @@ export const FAULT_HELP = {
   drop: 'the connection is cut MS after a command or transfer starts (default 200)',
   'auth-reject': 'every authentication is refused',
   hostkey: 'the guest presents a different host key (a man in the middle)',
+  mitm: 'a man in the middle holding the cloned key: relays sessions with the key the guest booted with, swaps public host keys in command output for its own, and presents its own key once the guest has changed keys',
 } satisfies Record<FaultKind, string>;
 
 const DEFAULT_MS: Partial<Record<FaultKind, number>> = { slow: 2000, drop: 200 };

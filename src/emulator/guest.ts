@@ -3,6 +3,7 @@
 // control socket its `systemctl restart ssh` talks to.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
@@ -48,6 +49,8 @@ export class Guest {
   readonly faults = new Map<FaultKind, Fault>();
   private sshd: 'running' | 'stopped' | 'failed' = 'stopped';
   private hostKeys: string[] = [];
+  /** Keys served when the emulator started this guest (what a cloned-key attacker holds). */
+  private bootKeys: string[] = [];
   private server?: InstanceType<typeof Server>;
   private attacker?: InstanceType<typeof Server>;
   private listener?: net.Server;
@@ -78,6 +81,7 @@ export class Guest {
       return { ok: false, message: [...errors, 'sshd: no hostkeys available -- exiting.'].join('\n') };
     }
     this.hostKeys = keys;
+    if (this.bootKeys.length === 0) this.bootKeys = keys;
     this.server = undefined; // rebuilt lazily with the new keys
     this.sshd = 'running';
     await this.applyListening();
@@ -119,6 +123,16 @@ export class Guest {
     const r = await proc;
     this.processes.delete(proc);
     return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+  }
+
+  private attackerPublicKeys(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const text of this.env.attackerKeys) {
+      const parsed = utils.parseKey(text);
+      const key = Array.isArray(parsed) ? parsed[0]! : (parsed as ParsedKey);
+      out.set(key.type, key.getPublicSSH().toString('base64'));
+    }
+    return out;
   }
 
   /** `type base64` of every host key this guest's sshd serves (empty while it is not running). */
@@ -168,13 +182,21 @@ export class Guest {
     sock.once('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     if (this.faults.has('hang')) return; // accepted, never answered: destroyed on close()
-    const server = this.faults.has('hostkey') ? this.attackerServer() : this.sshServer();
+    // A mitm holds the key the guest booted with (the cloned one): with it, it is invisible; once the
+    // guest has new keys, it can only present its own, which the victim pinned if it believed the
+    // swapped output.
+    const impostor = this.faults.has('hostkey') || (this.faults.has('mitm') && !this.servesBootKeys());
+    const server = impostor ? this.attackerServer() : this.sshServer();
     server.injectSocket(sock);
   }
 
   private sshServer(): InstanceType<typeof Server> {
     this.server ??= new Server({ hostKeys: this.hostKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator' }, (c) => this.onClient(c));
     return this.server;
+  }
+
+  private servesBootKeys(): boolean {
+    return this.bootKeys.length === this.hostKeys.length && this.bootKeys.every((k, i) => k === this.hostKeys[i]);
   }
 
   private attackerServer(): InstanceType<typeof Server> {
@@ -284,9 +306,10 @@ export class Guest {
     const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: net.Socket })._sock?.destroy(), drop.ms) : undefined;
     proc.stdin!.on('error', () => {});
     channel.pipe(proc.stdin!);
-    proc.stdout!.pipe(channel, { end: false });
+    const stdout = this.faults.has('mitm') ? proc.stdout!.pipe(swapPublicKeys(this.attackerPublicKeys())) : proc.stdout!;
+    stdout.pipe(channel, { end: false });
     proc.stderr!.pipe(channel.stderr, { end: false });
-    const outputDone = Promise.all([once(proc.stdout!), once(proc.stderr!)]);
+    const outputDone = Promise.all([once(stdout), once(proc.stderr!)]);
     const kill = () => proc.kill('SIGKILL'); // the launcher's death takes the guest's whole process tree
     channel.once('close', kill);
     const result = await proc;
@@ -371,6 +394,29 @@ export class Guest {
     this.control = this.statusSocket = undefined;
     await Promise.allSettled([...this.processes]);
   }
+}
+
+/** Line by line, replaces every `<type> <base64>` public key of a known type with the attacker's key
+ * of that type: what a man in the middle does to `cat /etc/ssh/ssh_host_*_key.pub`. */
+function swapPublicKeys(attacker: Map<string, string>): Transform {
+  let pending = '';
+  const swap = (text: string) =>
+    text.replace(/\b(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) (AAAA[A-Za-z0-9+/=]+)/g, (m, type: string) => {
+      const blob = attacker.get(type);
+      return blob ? `${type} ${blob}` : m;
+    });
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      pending += chunk.toString('latin1');
+      const cut = pending.lastIndexOf('\n') + 1;
+      const ready = pending.slice(0, cut);
+      pending = pending.slice(cut);
+      done(null, Buffer.from(swap(ready), 'latin1'));
+    },
+    flush(done) {
+      done(null, Buffer.from(swap(pending), 'latin1'));
+    },
+  });
 }
 
 function once(stream: NodeJS.ReadableStream): Promise<void> {
