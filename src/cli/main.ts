@@ -2,8 +2,10 @@
 // (so `fleet --help` stays fast), turns thrown FleetErrors into messages and exit codes.
 import { Command, CommanderError } from 'commander';
 import { EXIT, FleetError } from '../core/index.js';
+import { registerCron } from './commands/cron-cli.js';
 import { registerEmulator } from './commands/emulator-cli.js';
 import { registerFleetCommands } from './commands/fleet-cli.js';
+import { registerKeys } from './commands/keys-cli.js';
 import { setCommandWords } from './words.js';
 import { exitStatus, resetExitStatus } from './exit.js';
 
@@ -20,6 +22,8 @@ Try it on the bundled emulator:
   fleet run -i .fleet/emulator/inventory -- 'hostname; cat /etc/machine-id'
   fleet emulator down --state .fleet/emulator`);
   registerFleetCommands(program);
+  registerCron(program);
+  registerKeys(program);
   registerEmulator(program);
   return program;
 }

@@ -2,12 +2,12 @@
 // one-line progress display on a terminal. The core hands over data; only this module writes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gather, type FleetEvent, type FleetSummary, type HostResult } from '../executor/index.js';
+import { gather, type FleetEvent, type FleetSummary, type HostResult, type OutputGroup } from '../executor/index.js';
 import { foldHosts } from '../inventory/index.js';
 
 const out = (s: string) => process.stdout.write(s);
 
-export function printJsonLines(results: HostResult[], summary: FleetSummary): void {
+export function printJsonLines(results: HostResult[], summary: FleetSummary & Record<string, number>): void {
   for (const r of results) out(`${JSON.stringify(r)}\n`);
   out(`${JSON.stringify({ summary })}\n`);
 }
@@ -25,30 +25,52 @@ function block(title: string, body: string): string {
   return `${rule}\n${title}\n${rule}\n${body}${body && !body.endsWith('\n') ? '\n' : ''}`;
 }
 
-export function printGathered(results: HostResult[], summary: FleetSummary, verb: string): void {
-  for (const g of gather(results).filter((x) => x.status === 'ok' || x.status === 'failed')) {
-    const head = `${g.folded} (${g.hosts.length})${g.status === 'failed' ? `  exit ${g.exitCode ?? 'signal'}` : ''}`;
-    out(block(head, g.stdout + (g.stderr ? `[stderr]\n${g.stderr}` : '')));
+export interface GatheredOptions {
+  /** The body of a block of guests that succeeded (default: their stdout and stderr). */
+  describeOk?: (g: OutputGroup) => string;
+  /** Extra words for the summary line, e.g. `480 changed, 20 unchanged`. */
+  note?: string;
+}
+
+const reasonOf = (r: { status: string; exitCode: number | null; signal?: string | null }) =>
+  r.status !== 'failed' ? r.status : r.signal ? `failed (signal ${r.signal})` : r.exitCode === null ? 'failed' : `failed (exit ${r.exitCode})`;
+
+export function printGathered(results: HostResult[], summary: FleetSummary, verb: string, opts: GatheredOptions = {}): void {
+  const groups = gather(results);
+  for (const g of groups) {
+    if (g.status === 'ok') out(block(`${g.folded} (${g.hosts.length})`, opts.describeOk ? opts.describeOk(g) : output(g)));
+    // A failed command's output is worth reading; a failed step (no output of its own) is listed below.
+    else if (g.status === 'failed' && (g.stdout || g.stderr) && !opts.describeOk) {
+      out(block(`${g.folded} (${g.hosts.length})  exit ${g.exitCode ?? 'signal'}`, output(g)));
+    }
   }
   const failures = results.filter((r) => r.status !== 'ok');
   if (failures.length > 0) {
     out('\nFailures by reason:\n');
     const byReason = new Map<string, HostResult[]>();
-    for (const r of failures) {
-      const reason = r.status === 'failed' ? `failed (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`})` : r.status;
-      byReason.set(reason, [...(byReason.get(reason) ?? []), r]);
-    }
+    for (const r of failures) byReason.set(reasonOf(r), [...(byReason.get(reasonOf(r)) ?? []), r]);
     for (const [reason, rs] of byReason) {
       out(`  ${reason.padEnd(18)} ${foldHosts(rs.map((r) => r.host))} (${rs.length})\n`);
-      const sample = rs[0]!.error;
-      if (sample && reason !== 'failed') out(`  ${''.padEnd(18)} e.g. ${sample}\n`);
+      // Each distinct error once (host names folded out), told in one guest's own words.
+      const seen = new Set<string>();
+      for (const g of gather(rs)) {
+        if (!g.error || seen.has(g.error) || seen.size >= 5) continue;
+        seen.add(g.error);
+        const sample = rs.find((r) => r.host === g.hosts[0])!.error!;
+        // A command's non-zero exit says nothing the reason line does not.
+        if (!opts.describeOk && /: exit status \d+$/.test(sample)) continue;
+        out(`  ${''.padEnd(18)} ${g.hosts.length > 1 ? `${g.folded} (${g.hosts.length}), e.g. ` : ''}${sample}\n`);
+      }
     }
   }
   const parts = Object.entries(summary)
-    .filter(([k, v]) => !['total', 'durationMs'].includes(k) && v > 0)
+    .filter(([k, v]) => !['total', 'durationMs'].includes(k) && typeof v === 'number' && v > 0)
     .map(([k, v]) => `${v} ${k}`);
-  out(`\n${verb}: ${parts.join(', ') || 'nothing'} of ${summary.total} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
+  const note = opts.note ? ` (${opts.note})` : '';
+  out(`\n${verb}: ${parts.join(', ') || 'nothing'}${note} of ${summary.total} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
 }
+
+const output = (g: OutputGroup) => g.stdout + (g.stderr ? `[stderr]\n${g.stderr}` : '');
 
 /** done/total, failures and rate on one rewritten stderr line; nothing at all when not a TTY. */
 export function progressDisplay(total: number): { onEvent: (e: FleetEvent) => void; finish: () => void } {

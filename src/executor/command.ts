@@ -1,5 +1,6 @@
 // `run` on one guest: connect pinned, exec (optionally under sudo -n), classify the outcome.
 import { SshConnection, SshError, type Credentials, type KnownHosts } from '../ssh/index.js';
+import { StepError } from './errors.js';
 import type { HostResult } from './result.js';
 
 export interface GuestTarget {
@@ -28,6 +29,9 @@ export function wrapSudo(command: string): string {
 }
 
 function failure(t: GuestTarget, started: number, err: unknown): HostResult {
+  if (err instanceof StepError) {
+    return { host: t.name, address: t.address, status: err.status, exitCode: err.exitCode, stdout: '', stderr: err.stderr, changed: false, durationMs: Date.now() - started, error: err.message };
+  }
   const e = err instanceof SshError ? err : new SshError(`${t.name}: ${(err as Error).message}`, 'unreachable', t.name);
   return { host: t.name, address: t.address, status: e.reason, exitCode: null, stdout: '', stderr: '', changed: false, durationMs: Date.now() - started, error: e.message };
 }

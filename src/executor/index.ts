@@ -3,3 +3,6 @@ export { fanout, parseAmount, type FanoutOptions, type FleetEvent, type Target }
 export { gather, type OutputGroup } from './gather.js';
 export { runCommandOn, shellQuote, withConnection, wrapSudo, type GuestTarget, type SessionOptions } from './command.js';
 export { exitCodeOf, STATUSES, summarize, type FleetSummary, type HostResult, type HostStatus } from './result.js';
+export { StepError, type StepFailure } from './errors.js';
+export { backupSuffix, readRemoteFile, writeRemoteFile, type ReadRemoteOptions, type WriteRemoteOptions, type WriteRemoteOutcome } from './remote-file.js';
+export { pushFileOn, type PushOptions } from './push.js';

@@ -14,6 +14,8 @@ export interface HostResult {
   /** push: whether the guest's file changed; run: always true (a command ran). */
   changed: boolean;
   durationMs: number;
+  /** push --backup: where the guest's previous version was kept. */
+  backup?: string;
   /** What went wrong, naming the host and the step; absent when ok. */
   error?: string;
 }

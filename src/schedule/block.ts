@@ -42,10 +42,12 @@ export function slotLines(
   opts: { command: string; user?: string; window: string; slotMinutes: number; systemFormat?: boolean },
 ): string[] {
   const user = opts.systemFormat === false ? '' : `${opts.user ?? 'root'} `;
-  return [
-    `# fleet:slot index=${a.slot} start=${a.start} window=${opts.window} minutes=${opts.slotMinutes}`,
-    `${a.cron} ${user}${opts.command}`,
-  ];
+  return [slotStamp(a, opts), `${a.cron} ${user}${opts.command}`];
+}
+
+/** The comment that records which slot of which geometry a block was planned for (see previousSlot). */
+export function slotStamp(a: Pick<Assignment, 'slot' | 'start'>, opts: { window: string; slotMinutes: number }): string {
+  return `# fleet:slot index=${a.slot} start=${a.start} window=${opts.window} minutes=${opts.slotMinutes}`;
 }
 
 /** Finds the job's block; undefined if absent. Throws InputError on malformed markers or entries. */

@@ -2,8 +2,9 @@
 //
 // The model (an event-driven simulation, exact between events):
 //   - each job needs `jobMinutes` of work (or its own durationMin), done at speed 1 on a quiet host;
-//   - the host dispatches at most C = `capacity` runnable guests, first come first served; the rest
-//     wait in the eligible queue (q = runnable - C, never negative);
+//   - the host dispatches at most C = `capacity` runnable guests, shortest remaining work first (as
+//     z/VM favours short transactions, its Q1 users, over long-running ones); among equal jobs that
+//     is first come first served. The rest wait in the eligible queue (q = runnable - C, >= 0);
 //   - while anyone waits, the host thrashes: every dispatched guest runs at 1 / (1 + thrash * q).
 //   - "unresponsive" is time with q > `unresponsiveQueue` (default 0: the hypervisor can no longer
 //     dispatch everyone who is runnable, the symptom the field notes describe).
@@ -88,7 +89,7 @@ export function simulateHost(
   let next = 0;
   while (next < jobs.length || active.length > 0) {
     while (next < jobs.length && jobs[next]!.time <= t) {
-      active.push({ start: jobs[next]!.time, remaining: jobs[next]!.durationMin });
+      insertByRemaining(active, { start: jobs[next]!.time, remaining: jobs[next]!.durationMin });
       next++;
     }
     if (active.length === 0) {
@@ -114,6 +115,22 @@ export function simulateHost(
     }
   }
   return result;
+}
+
+/**
+ * Keeps `active` sorted by remaining work, a newcomer after the equal ones (first come first served).
+ * The first C are the dispatched ones; they all progress at one speed, so the order never changes
+ * between arrivals and no re-sorting is needed.
+ */
+function insertByRemaining(active: Running[], job: Running): void {
+  let lo = 0;
+  let hi = active.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (active[mid]!.remaining <= job.remaining) lo = mid + 1;
+    else hi = mid;
+  }
+  active.splice(lo, 0, job);
 }
 
 function toJobs(input: readonly number[] | readonly HostJob[], jobMinutes: number): Array<Required<HostJob>> {

@@ -25,12 +25,13 @@ export {
   readManagedBlock,
   previousSlot,
   slotLines,
+  slotStamp,
   type ManagedBlock,
   type SlotStamp,
   type BlockOptions,
 } from './block.js';
 export { replaceRunCrons, directCalls, type Period, type RunCronsOptions } from './runcrons.js';
-export { expandStarts, type StartEntry, type DayStarts, type PeakCause } from './starts.js';
+export { expandStarts, expandEntries, nextDay, type StartEntry, type TimedEntry, type DayStarts, type PeakCause } from './starts.js';
 export {
   simulateHost,
   DEFAULT_HOST_MODEL,
@@ -38,3 +39,34 @@ export {
   type HostJob,
   type HostSimulation,
 } from './hostmodel.js';
+export {
+  cronEntries,
+  cronIgnores,
+  describeProblem,
+  isSystemFormat,
+  parseDump,
+  dumpScript,
+  DUMP_SCRIPT,
+  SYSTEM_CRONTAB,
+  CRON_D,
+  USER_SPOOLS,
+  type CronDump,
+  type CronFile,
+  type CronProblem,
+} from './cronfiles.js';
+export {
+  normalizeJob,
+  planJob,
+  planSpan,
+  jobPath,
+  dailyStart,
+  type CronJob,
+  type JobAction,
+  type JobTiming,
+  type JobPlan,
+  type GuestSlot,
+  type PreviousJob,
+} from './job.js';
+export { readPrevious, guestEdits, blockLines, checkEdits, type FileEdit, type GuestEdits } from './edits.js';
+export { unifiedDiff } from './diff.js';
+export { simulateDay, dayJobs, startCost, DEFAULT_LOAD_MODEL, type LoadModel, type DayLoad } from './dayload.js';

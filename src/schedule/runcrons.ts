@@ -22,6 +22,8 @@ export interface RunCronsOptions {
   user?: string;
   /** Minute past each hour for cron.hourly; default the slot's minute. */
   hourlyMinute?: number;
+  /** Comment lines put first in the block (the plan's stamp, so the next plan can find the slot). */
+  header?: readonly string[];
   file?: string;
 }
 
@@ -43,7 +45,7 @@ export function replaceRunCrons(
   opts: RunCronsOptions,
 ): { text: string; changed: boolean; disabled: number[] } {
   const job = opts.job ?? 'run-crons';
-  const lines = directCalls(opts);
+  const lines = [...(opts.header ?? []), ...directCalls(opts)];
   const disabled: number[] = [];
   const out = splitLines(text).map((line, i) => {
     const parsed = parseCrontabLine(line, { systemFormat: true });

@@ -38,18 +38,27 @@ export interface DayStarts {
   skipped: StartEntry[];
 }
 
-/** Expands every entry over the calendar day containing `day` in `tz` (default UTC). */
-export function expandStarts(entries: readonly StartEntry[], day: Date, tz = 'UTC'): DayStarts {
-  const first = new CronDate(day, tz);
-  first.setStartOfDay();
-  const from = first.getTime();
-  const to = CronExpressionParser.parse('0 0 * * *', { currentDate: new Date(from), tz }).next().getTime();
+/** One entry and the wall-clock minutes (hour * 60 + minute) it starts at on the day expanded. */
+export interface TimedEntry {
+  entry: StartEntry;
+  minutes: number[];
+}
+
+/**
+ * Expands each entry over the calendar day containing `day` in `tz` (default UTC): the per-entry
+ * view behind expandStarts, for callers that need to know which entry starts when (the host model).
+ */
+export function expandEntries(
+  entries: readonly StartEntry[],
+  day: Date,
+  tz = 'UTC',
+): { timed: TimedEntry[]; skipped: StartEntry[] } {
+  const { from, to } = dayBounds(day, tz);
 
   // Clones share schedules, so each distinct one is expanded once.
   const minutesOf = new Map<string, number[]>();
-  const counts: number[] = new Array(1440).fill(0);
   const skipped: StartEntry[] = [];
-  const timed: Array<{ entry: StartEntry; minutes: number[] }> = [];
+  const timed: TimedEntry[] = [];
   for (const entry of entries) {
     const checked = checkSchedule(entry.schedule);
     if ('error' in checked) {
@@ -64,9 +73,16 @@ export function expandStarts(entries: readonly StartEntry[], day: Date, tz = 'UT
       minutes = expandDay(checked.fields, from, to, tz);
       minutesOf.set(checked.fields, minutes);
     }
-    for (const m of minutes) counts[m]!++;
     timed.push({ entry, minutes });
   }
+  return { timed, skipped };
+}
+
+/** Expands every entry over the calendar day containing `day` in `tz` (default UTC). */
+export function expandStarts(entries: readonly StartEntry[], day: Date, tz = 'UTC'): DayStarts {
+  const { timed, skipped } = expandEntries(entries, day, tz);
+  const counts: number[] = new Array(1440).fill(0);
+  for (const { minutes } of timed) for (const m of minutes) counts[m]!++;
 
   const peak = Math.max(...counts);
   const peakSet = new Set(peak === 0 ? [] : counts.flatMap((c, m) => (c === peak ? [m] : [])));
@@ -87,6 +103,20 @@ export function expandStarts(entries: readonly StartEntry[], day: Date, tz = 'UT
     causes: [...causes.values()].sort((a, b) => b.starts - a.starts || (a.schedule < b.schedule ? -1 : 1)),
     skipped,
   };
+}
+
+/** Start and end (exclusive) in epoch ms of the calendar day containing `day` in `tz`. */
+function dayBounds(day: Date, tz: string): { from: number; to: number } {
+  const first = new CronDate(day, tz);
+  first.setStartOfDay();
+  const from = first.getTime();
+  const to = CronExpressionParser.parse('0 0 * * *', { currentDate: new Date(from), tz }).next().getTime();
+  return { from, to };
+}
+
+/** A moment inside the calendar day after the one containing `day` in `tz` (its noon, give or take DST). */
+export function nextDay(day: Date, tz = 'UTC'): Date {
+  return new Date(dayBounds(day, tz).to + 12 * 3_600_000);
 }
 
 function expandDay(fields: string, from: number, to: number, tz: string): number[] {

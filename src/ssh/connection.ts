@@ -1,8 +1,11 @@
 // One pinned SSH connection over ssh2: connect (host key checked against known_hosts, always),
-// exec with a timeout, SFTP, close. Everything else in clonefleet goes through this, never ssh2.
+// exec with a timeout, SFTP (and the few file operations the executor needs), close. Everything
+// else in clonefleet goes through this, never ssh2.
 import net from 'node:net';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { AuthMethod, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, SFTPWrapper } from 'ssh2';
+import { authKey, pinsOf } from './connection-cache.js';
+import { sftpCall, writePipelined } from './connection-sftp.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 import { lookup, verify, type HostKeyVerdict, type KnownHosts } from './known-hosts.js';
 
@@ -68,10 +71,20 @@ function describeVerdict(o: ConnectOptions, verdict: HostKeyVerdict, keyType: st
 }
 
 export class SshConnection {
+  private dropped = false;
+  private fileSession?: Promise<SFTPWrapper>;
+
   private constructor(
     private readonly client: InstanceType<typeof Client>,
     readonly options: ConnectOptions,
-  ) {}
+  ) {
+    client.once('close', () => (this.dropped = true));
+  }
+
+  /** True once the connection is gone (closed by us, dropped by the guest or the network). */
+  get lost(): boolean {
+    return this.dropped;
+  }
 
   /** Connects and authenticates; rejects with an SshError saying which stage failed and why. */
   static connect(o: ConnectOptions): Promise<SshConnection> {
@@ -114,21 +127,37 @@ export class SshConnection {
           fail(new SshError(`${o.name} (${o.address}:${o.port}): ${err.message}`, 'unreachable', o.name));
         }
       });
-      client.on('close', () => fail(new SshError(`${o.name} (${o.address}:${o.port}): connection closed during setup`, 'unreachable', o.name)));
+      // Every connection closes at its end: build the error (and its stack) only when it is still news.
+      client.on('close', () => settled || fail(new SshError(`${o.name} (${o.address}:${o.port}): connection closed during setup`, 'unreachable', o.name)));
+      let key: ParsedKey | undefined;
+      try {
+        key = o.credentials.privateKey ? authKey(o.credentials.privateKey) : undefined;
+      } catch (err) {
+        return fail(new SshError(`${o.name}: ${(err as Error).message}`, 'auth-refused', o.name));
+      }
+      const username = o.credentials.username;
       const config: ConnectConfig = {
         sock,
-        username: o.credentials.username,
-        privateKey: o.credentials.privateKey,
+        username,
+        // The parsed key goes through authHandler: ssh2 would re-parse a privateKey per connection.
+        authHandler: key
+          ? [
+              { type: 'publickey', username, key } satisfies PublicKeyAuthMethod as AuthMethod,
+              ...(o.credentials.agent ? [{ type: 'agent', username, agent: o.credentials.agent } as AuthMethod] : []),
+            ]
+          : undefined,
         agent: o.credentials.agent,
         readyTimeout: o.connectTimeoutMs + 1000,
         keepaliveInterval: o.keepaliveIntervalMs ?? 15_000,
         keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           const keyType = keyTypeOfBlob(key) ?? 'unknown';
-          const verdict = verify(o.knownHosts, o.address, o.port, keyType, key);
-          const pinned = lookup(o.knownHosts, o.address, o.port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
+          const pins = pinsOf(o.knownHosts, o.address, o.port);
+          const verdict = verify(pins, o.address, o.port, keyType, key);
+          if (verdict === 'ok') return true;
+          const pinned = lookup(pins, o.address, o.port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
           hostKey = { verdict, fingerprint: fingerprintSha256(key), keyType, pinned };
-          return verdict === 'ok';
+          return false;
         },
       };
       client.connect(config);
@@ -176,7 +205,73 @@ export class SshConnection {
     this.client.once('close', listener);
   }
 
+  /** One SFTP session per connection for the file operations below, opened on first use. */
+  private files(): Promise<SFTPWrapper> {
+    this.fileSession ??= this.sftp();
+    return this.fileSession;
+  }
+
+  /** Whether the guest's SFTP server offers an OpenSSH extension (`posix-rename@openssh.com`, ...). */
+  async hasSftpExtension(name: string): Promise<boolean> {
+    const sftp = (await this.files()) as SFTPWrapper & { _extensions?: Record<string, string> };
+    return sftp._extensions?.[name] !== undefined;
+  }
+
+  /**
+   * Creates `path` (it must not exist: O_EXCL, so no symlink or other file is ever followed) with
+   * mode 0600, writes `data` with several requests in flight, sets `mode`, fsyncs where the server
+   * can, closes. On failure the partial file is removed when the connection still allows it.
+   */
+  async uploadNew(path: string, data: Buffer, opts: { mode: number; inFlight?: number }): Promise<void> {
+    const sftp = await this.files();
+    const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'wx', { mode: 0o600 }, cb));
+    try {
+      await writePipelined(sftp, handle, data, opts.inFlight ?? 16);
+      await sftpCall((cb) => sftp.fchmod(handle, opts.mode, cb));
+      if (await this.hasSftpExtension('fsync@openssh.com')) await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb));
+    } catch (err) {
+      sftp.close(handle, () => sftp.unlink(path, () => {}));
+      throw err;
+    }
+    await sftpCall((cb) => sftp.close(handle, cb));
+  }
+
+  /** stat(2) of a path (symlinks followed) over SFTP; undefined when it does not exist. */
+  async statFile(path: string): Promise<{ mode: number; uid: number; gid: number; size: number } | undefined> {
+    const sftp = await this.files();
+    try {
+      const st = await sftpCall<{ mode: number; uid: number; gid: number; size: number }>((cb) => sftp.stat(path, cb));
+      return { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size };
+    } catch (err) {
+      if ((err as { code?: number }).code === 2) return undefined; // SSH_FX_NO_SUCH_FILE
+      throw err;
+    }
+  }
+
+  /** rename(2) on the guest: replaces `to` atomically (posix-rename@openssh.com). */
+  async renameOver(from: string, to: string): Promise<void> {
+    const sftp = await this.files();
+    await sftpCall((cb) => sftp.ext_openssh_rename(from, to, cb));
+  }
+
+  /** link(2) on the guest (hardlink@openssh.com). */
+  async hardlink(existing: string, link: string): Promise<void> {
+    const sftp = await this.files();
+    await sftpCall((cb) => sftp.ext_openssh_hardlink(existing, link, cb));
+  }
+
+  async unlink(path: string): Promise<void> {
+    const sftp = await this.files();
+    await sftpCall((cb) => sftp.unlink(path, cb));
+  }
+
   close(): void {
     this.client.end();
+  }
+
+  /** Tears the connection down at once (a deadline passed): pending operations fail. */
+  destroy(): void {
+    this.dropped = true;
+    this.client.destroy();
   }
 }

@@ -8,3 +8,4 @@ export { loadKnownHosts, saveKnownHosts, updateKnownHosts, writeKnownHostsAtomic
 export { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 export { acquireLock, withLock, writeFileAtomic, type FileLock, type LockOptions } from './lockfile.js';
 export { SshConnection, SshError, type ConnectFailure, type ConnectOptions, type Credentials, type ExecOptions, type ExecResult } from './connection.js';
+export { probeHostKey, probeHostKeys, probeTypeOf, PROBE_TYPES, PROBE_TYPE_NAMES, ProbeError, type PresentedKey, type ProbeFailure, type ProbeOptions, type ProbeResult, type ProbeType } from './probe.js';

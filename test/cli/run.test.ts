@@ -2,16 +2,16 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator } from '../../src/emulator/index.js';
+import { fleet, jsonLines } from './run-push-harness.js';
 
 let emu: Emulator;
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleet-run-test-'));
-  emu = await Emulator.start({ guests: 8, state: join(dir, 'state'), subnet: '127.95.0.0/16', port: 2222 });
+  emu = await Emulator.start({ guests: 8, state: join(dir, 'state'), subnet: '127.100.0.0/16', port: 2222 });
 });
 
 afterAll(async () => {
@@ -19,22 +19,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fleet(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
-
 const sel = () => ['-i', emu.inventoryPath, '--identity', emu.clientKeyPath];
-const jsonLines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
 
 describe('fleet run', () => {
   it('runs on every guest and folds identical output into one block', async () => {
@@ -90,7 +75,7 @@ describe('fleet run', () => {
 
   it('refuses a host whose key is not pinned, naming its SHA256 fingerprint', async () => {
     const kh = join(dir, 'partial_known_hosts');
-    const lines = readFileSync(emu.knownHostsPath, 'utf8').split('\n').filter((l) => !l.startsWith('[127.95.0.8]'));
+    const lines = readFileSync(emu.knownHostsPath, 'utf8').split('\n').filter((l) => !l.startsWith('[127.100.0.8]'));
     writeFileSync(kh, lines.join('\n'));
     const r = await fleet('run', ...sel(), '--known-hosts', kh, '--json', '--', 'true');
     const g8 = jsonLines(r.out).find((x) => x.host === 'guest008');
@@ -102,7 +87,7 @@ describe('fleet run', () => {
   it('refuses a revoked key even where it is pinned', async () => {
     const kh = join(dir, 'revoked_known_hosts');
     copyFileSync(emu.knownHostsPath, kh);
-    const first = readFileSync(kh, 'utf8').split('\n').find((l) => l.startsWith('[127.95.0.1]:2222 ssh-ed25519'))!;
+    const first = readFileSync(kh, 'utf8').split('\n').find((l) => l.startsWith('[127.100.0.1]:2222 ssh-ed25519'))!;
     writeFileSync(kh, `${readFileSync(kh, 'utf8')}@revoked * ${first.split(' ').slice(1).join(' ')}\n`);
     const r = await fleet('run', ...sel(), '--known-hosts', kh, 'guest001', '--json', '--', 'true');
     expect(jsonLines(r.out)[0]).toMatchObject({ status: 'hostkey-refused' });

@@ -20,6 +20,12 @@ describe('gather', () => {
     expect(groups).toHaveLength(2);
   });
 
+  it('keeps changed and unchanged pushes apart, and folds the same backup path', () => {
+    const changed = { ...r('h1', ''), backup: '/etc/x.fleet-bak-S' };
+    const groups = gather([changed, { ...r('h2', ''), backup: '/etc/x.fleet-bak-S' }, { ...r('h3', ''), changed: false }]);
+    expect(groups.map((g) => [g.folded, g.changed, g.backup])).toEqual([['h[1-2]', true, '/etc/x.fleet-bak-S'], ['h3', false, undefined]]);
+  });
+
   it('folds failures whose messages differ only by the host name', () => {
     const a = { ...r('h1', '', 'unreachable', null), error: 'h1 (10.0.0.1:22): ECONNREFUSED' };
     const b = { ...r('h2', '', 'unreachable', null), error: 'h2 (10.0.0.2:22): ECONNREFUSED' };

@@ -1,4 +1,4 @@
-// Registers the fleet-wide commands (run, inventory); their work is loaded lazily.
+// Registers the fleet-wide commands (run, push, inventory); their work is loaded lazily.
 import { Command } from 'commander';
 import { addSelectionOptions } from '../selection.js';
 import { commandWords } from '../words.js';
@@ -29,6 +29,34 @@ Examples:
   fleet run -i inventory web -- 'uptime'
   fleet run -l 'all:!db' --sudo --batch 10% --max-fail 2 -- 'systemctl restart nginx'`)
     .action(async (selection, flags) => (await import('./run.js')).run(selection, commandWords(), flags));
+
+  // Commander cannot put a required argument after an optional one: push takes up to three words and
+  // reads `[selection] <local> <remote>` from them.
+  addSelectionOptions(
+    program
+      .command('push')
+      .usage('[selection] [options] <local> <remote>')
+      .description('copy a file to every selected guest: atomic, --mode/--owner, skipped where unchanged'),
+  )
+    .argument('[local]', 'local file (read once)')
+    .argument('[remote]', 'path on the guests (`dir/` appends the local name; relative paths start in the login home)')
+    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
+    .option('--mode <octal>', 'permission bits of the file (default: keep the old file\'s, or 0666 less umask)')
+    .option('--owner <user[:group]>', 'owner of the file (with --sudo, or when logging in as root)')
+    .option('--backup', 'keep the previous version as <remote>.fleet-bak-<UTC time>')
+    .option('--sudo', 'install as root through `sudo -n` (upload to the login user\'s /tmp first)')
+    .option('--batch <n|%>', 'roll out in batches of this size, in order')
+    .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
+    .option('--json', 'JSON Lines: one object per guest (with "changed"), then a summary')
+    .option('--out <dir>', 'write each guest\'s stdout and stderr to DIR/<host>.stdout|.stderr')
+    .addHelpText('after', `
+--timeout bounds the whole transfer on each guest. Guests whose file already has the same SHA-256
+(and mode/owner, when given) are reported unchanged and not written. A guest sees the old file or
+the new one, never a partial one: the upload goes to a temporary name and is renamed over the target.
+Examples:
+  fleet push -i inventory web ./nginx.conf /etc/nginx/nginx.conf --sudo --mode 0644 --owner root:root --backup
+  fleet push -l 'all:!db' --batch 10% --max-fail 2 motd.txt /tmp/`)
+    .action(async (a, b, c, flags) => (await import('./push.js')).push([a, b, c], flags));
 
   addSelectionOptions(
     program.command('inventory').description('show what a selection expands to (folded into ranges)'),

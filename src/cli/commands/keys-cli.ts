@@ -1,0 +1,84 @@
+// `fleet keys scan|trust|rotate|status`: option parsing only; the work is in ./keys-*.js (lazy).
+import { Command, Option } from 'commander';
+import { addSelectionOptions } from '../selection.js';
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+  return n;
+};
+
+const TYPES = ['ed25519', 'ecdsa', 'rsa'];
+const typeList = (v: string) => {
+  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = list.filter((t) => !TYPES.includes(t));
+  if (list.length === 0 || bad.length > 0) throw new Error(`--types takes a comma list of ${TYPES.join(', ')}, got '${v}'`);
+  return [...new Set(list)];
+};
+
+export function registerKeys(program: Command): void {
+  const keys = program
+    .command('keys')
+    .description('host keys: find guests sharing a cloned key, pin keys deliberately, give every guest its own');
+  const fanout = () => new Option('-f, --fanout <n>', 'guests at once').argParser(positive('--fanout')).default(64);
+
+  addSelectionOptions(keys.command('scan').description('show each guest\'s host keys, whether they are pinned, and clone groups'))
+    .addOption(fanout())
+    .option('--types <list>', 'key types to probe (default ed25519,ecdsa,rsa)', typeList)
+    .option('--json', 'JSON Lines: one object per guest, then a summary')
+    .addHelpText('after', `
+Connects only as far as the key exchange (no login), once per key type, as ssh-keyscan does.
+Status: pinned (every presented key is in known_hosts), unknown (nothing pinned), CHANGED (a key
+differs from the pins), revoked. A clone group is a set of guests presenting the same key.
+Exit status: 0, 1 some guest unreachable, 3 a CHANGED or revoked key.`)
+    .action(async (selection, flags) => (await import('./keys-scan.js')).scan(selection, flags));
+
+  addSelectionOptions(keys.command('trust').description('pin the host keys of unknown guests, after showing their fingerprints'))
+    .addOption(fanout())
+    .option('--yes', 'do not ask (you checked the fingerprints another way)')
+    .option('--hash', 'write hashed host names (|1|salt|hash), as ssh-keygen -H does')
+    .option('--replace', 'also replace the pins of guests whose key CHANGED (asks again, showing old and new)')
+    .addHelpText('after', `
+Guests sharing a key (clone groups) are flagged: pinning a cloned key trusts every clone holding it.
+Without a terminal, trust needs --yes; it never asks where nobody can answer.`)
+    .action(async (selection, flags) => (await import('./keys-trust.js')).trust(selection, flags));
+
+  addSelectionOptions(keys.command('rotate').description('give each guest new host keys, re-pinned, with a journal that survives a crash'))
+    .addOption(fanout())
+    .option('--cloned-only', 'only guests that share a key with another guest')
+    .option('--types <list>', 'key types each guest has afterwards (default: the types it has now)', typeList)
+    .option('--resume', 'finish an interrupted rotation: reconcile each guest by what it presents, then carry on')
+    .option('--restart-command <cmd>', 'how to restart sshd on a guest (default: systemctl, service, then /etc/init.d)')
+    .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys through another channel; new keys are kept only if it shows them')
+    .option('--no-revoke', 'do not mark the cloned keys @revoked once no guest is pinned to them any more')
+    .option('--journal <file>', 'rotation journal (default: <known_hosts>.rotate.jsonl)')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'JSON Lines: one object per guest, then a summary')
+    .addHelpText('after', `
+Per guest: (1) connect pinned to its current key, (2) generate new keys in a staging directory
+(sudo -n), (3) read them back over that session, (4) pin old and new, (5) swap and restart sshd,
+(6) reconnect pinned to the new keys only, (7) unpin the old keys, remove the backup. A failure at
+5 or 6 puts the old keys back. Each step is journaled (fsync) before it happens.
+--confirm-with runs CMD per guest (sh -c) with FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER,
+FLEET_STAGING and FLEET_VAR_<inventory var> set; it must print the guest's public keys (.pub or
+known_hosts lines) as seen through another channel, e.g. a hypervisor console:
+  --confirm-with 'fleet emulator console --state DIR "$FLEET_HOST" -- cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub'
+A guest whose keys the other channel does not show is rolled back: possible man in the middle.`)
+    .action(async (selection, flags) => (await import('./keys-rotate.js')).rotate(selection, flags));
+
+  addSelectionOptions(
+    keys
+      .command('revoke')
+      .description('mark a key @revoked for every host (a retired golden key), showing who still presents or pins it')
+      .argument('<fingerprint>', 'SHA256:... as scan prints it'),
+  )
+    .addOption(fanout())
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (fingerprint, selection, flags) => (await import('./keys-revoke.js')).revoke(fingerprint, selection, flags));
+
+  addSelectionOptions(keys.command('status').description('where the last rotation stands, and what --resume would do'))
+    .addOption(fanout())
+    .option('--journal <file>', 'rotation journal (default: <known_hosts>.rotate.jsonl)')
+    .option('--json', 'JSON Lines: one object per guest of the run, then a summary')
+    .action(async (selection, flags) => (await import('./keys-rotate.js')).status(selection, flags));
+}

@@ -1,0 +1,79 @@
+// `fleet push [sel] <local> <remote>`: one local file onto every selected guest, atomically, skipped
+// where the guest's copy already has the same SHA-256.
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { InputError, UsageError } from '../../core/index.js';
+import { backupSuffix, exitCodeOf, fanout, pushFileOn, summarize } from '../../executor/index.js';
+import { setExitStatus } from '../exit.js';
+import { interruptible } from '../interrupt.js';
+import { printGathered, printJsonLines, progressDisplay, writeOutDir } from '../render.js';
+import { resolveSelection, type SelectionFlags } from '../selection.js';
+
+export interface PushFlags extends SelectionFlags {
+  fanout: number;
+  sudo?: boolean;
+  batch?: string;
+  maxFail?: string;
+  json?: boolean;
+  out?: string;
+  mode?: string;
+  owner?: string;
+  backup?: boolean;
+}
+
+const OWNER = /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*)?(?::[A-Za-z0-9_][A-Za-z0-9._-]*)?$/;
+
+/** Arguments as commander hands them: `[selection] <local> <remote>` with the selection optional. */
+export async function push(args: (string | undefined)[], f: PushFlags): Promise<void> {
+  const words = args.filter((a): a is string => a !== undefined);
+  if (words.length < 2) throw new UsageError('fleet push [selection] [options] <local> <remote>: give the local file and the remote path');
+  const [selection, local, remoteArg] = words.length === 3 ? words : [undefined, ...words];
+  const mode = f.mode === undefined ? undefined : parseMode(f.mode);
+  if (f.owner !== undefined && (f.owner === '' || f.owner === ':' || !OWNER.test(f.owner))) {
+    throw new UsageError(`--owner must be user, user:group or :group, got '${f.owner}'`);
+  }
+  const data = readLocal(local!);
+  // `dir/` means "into that directory, under the local file's name", as cp and scp read it.
+  const remote = remoteArg!.endsWith('/') ? `${remoteArg}${basename(local!)}` : remoteArg!;
+  const { targets, session } = await resolveSelection(selection, f);
+  const progress = f.json ? { onEvent: () => {}, finish: () => {} } : progressDisplay(targets.length);
+  const suffix = backupSuffix();
+  const t0 = Date.now();
+  const results = await interruptible((signal) =>
+    fanout(targets, (t) => pushFileOn(t, data, remote, { ...session, sudo: f.sudo, mode, owner: f.owner, backup: f.backup, backupSuffix: suffix }), {
+      fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent: progress.onEvent, signal,
+    }),
+  );
+  progress.finish();
+  const summary = summarize(results, targets.length, Date.now() - t0);
+  const changed = results.filter((r) => r.status === 'ok' && r.changed).length;
+  const unchanged = results.filter((r) => r.status === 'ok' && !r.changed).length;
+  if (f.out) writeOutDir(f.out, results);
+  if (f.json) printJsonLines(results, { ...summary, changed, unchanged });
+  else {
+    printGathered(results, summary, 'push', {
+      describeOk: (g) => (g.changed
+        ? `changed: ${remote}${mode !== undefined ? ` (mode ${mode.toString(8).padStart(4, '0')})` : ''}${g.backup ? `\nprevious version kept as ${g.backup}` : ''}`
+        : `unchanged: ${remote} already has this content (SHA-256)`),
+      note: `${changed} changed, ${unchanged} unchanged`,
+    });
+  }
+  setExitStatus(exitCodeOf(summary));
+}
+
+function parseMode(spec: string): number {
+  if (!/^0?[0-7]{3,4}$/.test(spec)) throw new UsageError(`--mode must be octal permission bits such as 0644 or 600, got '${spec}'`);
+  const mode = parseInt(spec, 8);
+  if (mode > 0o7777) throw new UsageError(`--mode out of range: '${spec}'`);
+  return mode;
+}
+
+/** The local file, read once for every guest. */
+function readLocal(path: string): Buffer {
+  try {
+    if (!statSync(path).isFile()) throw new Error('not a regular file');
+    return readFileSync(path);
+  } catch (err) {
+    throw new InputError(`cannot push: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { file: path });
+  }
+}

@@ -1,0 +1,202 @@
+// The rotation journal: append-only JSON Lines on the admin host, each record durable (fsync) before
+// the step it announces happens. Records from many guests at once share one write and one fsync
+// (group commit). One rotation at a time holds `<journal>.lock`; a killed holder's lock is stale
+// and taken over. Replay tolerates a torn last line (the write a crash cut short).
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { FleetError, InputError } from '../core/index.js';
+import { acquireLock, type FileLock } from '../ssh/index.js';
+import type { KeyRef } from './pins.js';
+
+/** The seven steps of a guest's rotation, and the way back. */
+export const STEPS = ['connect', 'generate', 'read', 'pin', 'swap', 'verify', 'unpin', 'rollback'] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface KeyText {
+  keyType: string;
+  /** base64 of the key blob */
+  key: string;
+}
+
+export interface TargetRecord {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  vars?: Record<string, string>;
+}
+
+export type Outcome = 'done' | 'rolled-back' | 'skipped';
+
+export type JournalRecord =
+  | {
+      type: 'run'; run: string; at: string; types: string[] | null; restart: string | null; targets: TargetRecord[];
+      /** Out-of-band confirmation command (absent in older journals: none). */
+      confirmWith?: string | null;
+      /** Keys the run's clone groups shared: revoked once nothing pins them any more. */
+      shared?: KeyText[];
+    }
+  | { type: 'step'; run: string; host: string; step: StepName; at: string; old?: KeyText[]; new?: KeyText[]; staging?: string; hashed?: boolean }
+  | { type: 'end'; run: string; host: string; outcome: Outcome; at: string; error?: string }
+  | { type: 'note'; run: string; host: string; at: string; error: string }
+  | { type: 'resume'; run: string; at: string }
+  | { type: 'run-end'; run: string; at: string };
+
+export const toText = (k: KeyRef): KeyText => ({ keyType: k.keyType, key: k.key.toString('base64') });
+export const fromText = (k: KeyText): KeyRef => ({ keyType: k.keyType, key: Buffer.from(k.key, 'base64') });
+
+/** What the journal says about one guest in the last run (its latest attempt). */
+export interface HostJournal {
+  host: string;
+  /** Attempts begun (a `connect` step starts one). */
+  attempts: number;
+  lastStep?: StepName;
+  /** The swap step began in this attempt: the guest's /etc/ssh may hold the new keys. */
+  swapped: boolean;
+  old: KeyRef[];
+  new: KeyRef[];
+  staging?: string;
+  hashed: boolean;
+  end?: { outcome: Outcome; error?: string; at: string };
+  /** Problems that left the guest unsettled (pending), latest last. */
+  notes: string[];
+}
+
+export interface RunJournal {
+  run: Extract<JournalRecord, { type: 'run' }>;
+  hosts: Map<string, HostJournal>;
+  ended: boolean;
+  resumes: number;
+}
+
+/** Guests whose latest attempt began and has not ended: the ones a resume must reconcile. */
+export function unsettled(r: RunJournal): HostJournal[] {
+  return [...r.hosts.values()].filter((h) => h.attempts > 0 && !h.end);
+}
+
+export function parseJournal(text: string, file: string): JournalRecord[] {
+  const lines = text.split('\n');
+  const records: JournalRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      records.push(JSON.parse(line) as JournalRecord);
+    } catch {
+      // Only the last line can be torn by a crash; anything else means the file was damaged.
+      const last = lines.slice(i + 1).every((l) => l.trim() === '');
+      if (!last) throw new InputError('rotation journal is damaged: not JSON', { file, line: i + 1 });
+    }
+  });
+  return records;
+}
+
+/** The last run in the records, folded per guest; undefined when there is none. */
+export function replay(records: JournalRecord[]): RunJournal | undefined {
+  let start = -1;
+  records.forEach((r, i) => {
+    if (r.type === 'run') start = i;
+  });
+  if (start < 0) return undefined;
+  const run = records[start] as RunJournal['run'];
+  const state: RunJournal = { run, hosts: new Map(), ended: false, resumes: 0 };
+  const host = (name: string) => {
+    let h = state.hosts.get(name);
+    if (!h) state.hosts.set(name, (h = { host: name, attempts: 0, swapped: false, old: [], new: [], hashed: false, notes: [] }));
+    return h;
+  };
+  for (const r of records.slice(start + 1)) {
+    if (!('run' in r) || r.run !== run.run) continue;
+    if (r.type === 'run-end') state.ended = true;
+    else if (r.type === 'resume') state.resumes++;
+    else if (r.type === 'note') host(r.host).notes.push(r.error);
+    else if (r.type === 'end') host(r.host).end = { outcome: r.outcome, error: r.error, at: r.at };
+    else if (r.type === 'step') {
+      const h = host(r.host);
+      if (r.step === 'connect') {
+        Object.assign(h, { attempts: h.attempts + 1, swapped: false, old: [], new: [], staging: undefined, hashed: false, end: undefined, notes: [] });
+      }
+      h.lastStep = r.step;
+      if (r.step === 'swap') h.swapped = true;
+      if (r.old) h.old = r.old.map(fromText);
+      if (r.new) h.new = r.new.map(fromText);
+      if (r.staging) h.staging = r.staging;
+      if (r.hashed !== undefined) h.hashed = r.hashed;
+    }
+  }
+  return state;
+}
+
+export async function readJournal(path: string): Promise<JournalRecord[]> {
+  try {
+    return parseJournal(await readFile(path, 'utf8'), path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** The journal open for appending, held by one rotation. */
+export class Journal {
+  private queue: { line: string; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing?: Promise<void>;
+
+  private constructor(readonly path: string, private readonly fh: FileHandle, private readonly lock: FileLock) {}
+
+  /** Takes the journal's lock (another live rotation holding it is an error) and opens it for appending. */
+  static async open(path: string): Promise<Journal> {
+    let lock: FileLock;
+    try {
+      lock = await acquireLock(path, { timeoutMs: 1500 });
+    } catch (err) {
+      throw new FleetError(`another key rotation is using ${path}: ${(err as Error).message}`);
+    }
+    try {
+      const fh = await open(path, 'a', 0o600);
+      await syncDir(dirname(path)); // a journal created just now must survive a crash too
+      return new Journal(path, fh, lock);
+    } catch (err) {
+      await lock.release();
+      throw new InputError(`cannot open the rotation journal: ${(err as Error).message}`, { file: path });
+    }
+  }
+
+  /** Appends one record; resolves once it is on disk. */
+  append(record: JournalRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ line: `${JSON.stringify(record)}\n`, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      try {
+        await this.fh.write(batch.map((b) => b.line).join(''));
+        await this.fh.sync();
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.flushing;
+    await this.fh.close();
+    await this.lock.release();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } catch {
+    // some filesystems refuse fsync on a directory
+  } finally {
+    await dh.close();
+  }
+}

@@ -1,0 +1,195 @@
+// `keys rotate` over a selection: scan, pick (all, or only cloned guests), journal the run, rotate
+// each guest with the executor's fan-out; with `resume`, first reconcile every guest the journal
+// shows cut short, then carry on with the run's guests that are not done.
+import { randomBytes } from 'node:crypto';
+import { fanout, type FleetEvent, type HostResult } from '../executor/index.js';
+import { FleetError } from '../core/index.js';
+import { loadKnownHosts, type Credentials, type ProbeType } from '../ssh/index.js';
+import type { GuestRotation, RotateContext, RotateTarget, RotationOutcome } from './guest-ops.js';
+import { fromText, Journal, readJournal, replay, toText, unsettled, type RunJournal, type StepName } from './journal.js';
+import type { KeyRef } from './pins.js';
+import { retireSharedKeys } from './revoke.js';
+import { KnownHostsWriter } from './kh-writer.js';
+import { reconcileGuest } from './rollback.js';
+import { rotateGuest } from './rotate-guest.js';
+import { scanFleet, type CloneGroup, type GuestScan } from './scan.js';
+
+export interface RotatePlan {
+  /** Guests that will be rotated. */
+  targets: RotateTarget[];
+  scans: GuestScan[];
+  groups: CloneGroup[];
+  types: ProbeType[] | null;
+}
+
+export interface RotateFleetOptions {
+  targets: RotateTarget[];
+  knownHostsPath: string;
+  journalPath: string;
+  credentials: Omit<Credentials, 'username'>;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  fanout: number;
+  types: ProbeType[] | null;
+  clonedOnly: boolean;
+  restartCommand: string | null;
+  /** See RotateContext.confirmWith. */
+  confirmWith: string | null;
+  /** Mark the clone groups' shared keys @revoked once nothing pins them (default true). */
+  revoke?: boolean;
+  resume: boolean;
+  signal?: AbortSignal;
+  onEvent?: (e: FleetEvent) => void;
+  onStep?: (host: string, step: StepName) => void | Promise<void>;
+  /** Asked once, before anything changes, with what a new run would do; false cancels. */
+  confirm?: (plan: RotatePlan) => Promise<boolean>;
+}
+
+export interface RotateReport {
+  run?: string;
+  /** A new run was declined at the confirmation, or there was nothing to do. */
+  cancelled: boolean;
+  nothingToDo?: string;
+  resumed: boolean;
+  /** Guests a resume found cut short, and what became of them. */
+  reconciled: GuestRotation[];
+  results: GuestRotation[];
+  /** Every guest of the run is done, rolled back or skipped: a new run may start. */
+  ended: boolean;
+  /** Shared (cloned) keys marked @revoked by this invocation, and those still pinned somewhere. */
+  revoked: KeyRef[];
+  keptShared: { key: KeyRef; pins: number }[];
+  /** New keys were learned over SSH only (no --confirm-with). */
+  unconfirmed: boolean;
+  durationMs: number;
+}
+
+export function newRunId(): string {
+  return `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
+}
+
+function asHostResult(r: GuestRotation): HostResult {
+  const status = r.outcome === 'done' ? 'ok' : 'failed';
+  return { host: r.host, address: r.address, status, exitCode: null, stdout: '', stderr: '', changed: r.outcome !== 'skipped', durationMs: r.durationMs, ...(r.error ? { error: r.error } : {}) };
+}
+
+export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> {
+  const t0 = Date.now();
+  const journal = await Journal.open(o.journalPath);
+  try {
+    const previous = replay(await readJournal(o.journalPath));
+    const open = previous && !previous.ended ? previous : undefined;
+    const report: RotateReport = { cancelled: false, resumed: !!open, reconciled: [], results: [], ended: false, revoked: [], keptShared: [], unconfirmed: false, durationMs: 0 };
+    if (open && !o.resume) {
+      throw new FleetError(
+        `the rotation started ${open.run.at} (run ${open.run.run}, ${open.run.targets.length} guests) was interrupted: ` +
+          'finish it first with `fleet keys rotate --resume` (`fleet keys status` shows where each guest stands)',
+      );
+    }
+    if (!open && o.resume) return { ...report, nothingToDo: 'no interrupted rotation in the journal: nothing to resume', durationMs: Date.now() - t0 };
+    const writer = new KnownHostsWriter(o.knownHostsPath);
+    let run: string;
+    let targets: RotateTarget[];
+    let types = o.types;
+    let restartCommand = o.restartCommand;
+    let confirmWith = o.confirmWith;
+    const scanOpts = { fanout: o.fanout, timeoutMs: o.connectTimeoutMs, signal: o.signal };
+    let scans: GuestScan[] | undefined;
+    if (open) {
+      run = open.run.run;
+      types = (open.run.types as ProbeType[] | null) ?? null;
+      restartCommand = open.run.restart;
+      confirmWith = open.run.confirmWith ?? null;
+      await journal.append({ type: 'resume', run, at: new Date().toISOString() });
+      const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith);
+      const byName = new Map(open.run.targets.map((t) => [t.name, t]));
+      report.reconciled = await fanoutRotations(
+        unsettled(open).map((h) => ({ ...byName.get(h.host)!, h })),
+        (t) => reconcileGuest(t, ctx, t.h),
+        o,
+      );
+      const settledNow = new Map(report.reconciled.map((g) => [g.host, g.outcome]));
+      targets = open.run.targets.filter((t) => {
+        const now = settledNow.get(t.name) ?? open.hosts.get(t.name)?.end?.outcome;
+        return now !== 'done' && now !== 'pending';
+      });
+    } else {
+      const all = await scanFleet(o.targets, await loadKnownHosts(o.knownHostsPath), scanOpts);
+      scans = all.scans;
+      targets = o.clonedOnly ? o.targets.filter((t) => all.scans.find((s) => s.host === t.name)?.cloneGroup != null) : o.targets;
+      if (targets.length === 0) return { ...report, nothingToDo: 'no guest shares a host key with another: nothing to rotate', durationMs: Date.now() - t0 };
+      if (o.confirm && !(await o.confirm({ targets, scans: all.scans, groups: all.groups, types }))) {
+        return { ...report, cancelled: true, durationMs: Date.now() - t0 };
+      }
+      run = newRunId();
+      const chosen = new Set(targets.map((t) => t.name));
+      const shared = all.groups.filter((g) => g.hosts.some((h) => chosen.has(h))).flatMap((g) => g.keys.map((k) => ({ keyType: k.keyType, key: k.key })));
+      await journal.append({ type: 'run', run, at: new Date().toISOString(), types, restart: restartCommand, targets, confirmWith, shared: shared.map(toText) });
+    }
+    report.run = run;
+    if (targets.length > 0 && !o.signal?.aborted) {
+      const known = await loadKnownHosts(o.knownHostsPath);
+      if (!scans || open) scans = (await scanFleet(targets, known, scanOpts)).scans;
+      const scanOf = new Map(scans.map((s) => [s.host, s]));
+      const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith);
+      report.results = await fanoutRotations(
+        targets.filter((t) => scanOf.has(t.name)),
+        (t) => rotateGuest(t, ctx, scanOf.get(t.name)!, known, (open?.hosts.get(t.name)?.attempts ?? 0) + 1),
+        o,
+      );
+    }
+    const records = await readJournal(o.journalPath);
+    const state = replay(records)!;
+    report.ended = runSettled(state);
+    // Every key any run found cloned (the journal remembers), so rotating the last guests of a clone
+    // group in a later, smaller run still retires the golden key.
+    const everShared = new Map<string, KeyRef>();
+    for (const r of records) if (r.type === 'run') for (const k of r.shared ?? []) everShared.set(k.key, fromText(k));
+    if (o.revoke !== false && everShared.size > 0) {
+      const retired = await retireSharedKeys(writer, [...everShared.values()]);
+      report.revoked = retired.revoked;
+      report.keptShared = retired.kept;
+    }
+    report.unconfirmed = !confirmWith && [...report.results, ...report.reconciled].some((r) => r.outcome === 'done');
+    if (report.ended) await journal.append({ type: 'run-end', run, at: new Date().toISOString() });
+    report.durationMs = Date.now() - t0;
+    return report;
+  } finally {
+    await journal.close();
+  }
+}
+
+/** Every target's latest attempt ended (done, rolled back or skipped). */
+export function runSettled(state: RunJournal): boolean {
+  return state.run.targets.every((t) => state.hosts.get(t.name)?.end !== undefined);
+}
+
+function context(o: RotateFleetOptions, journal: Journal, writer: KnownHostsWriter, run: string, types: ProbeType[] | null, restartCommand: string | null, confirmWith: string | null): RotateContext {
+  return {
+    run, journal, writer, types, restartCommand, confirmWith,
+    credentials: o.credentials,
+    connectTimeoutMs: o.connectTimeoutMs,
+    commandTimeoutMs: o.commandTimeoutMs,
+    onStep: o.onStep,
+  };
+}
+
+async function fanoutRotations<T extends RotateTarget>(targets: T[], task: (t: T) => Promise<GuestRotation>, o: RotateFleetOptions): Promise<GuestRotation[]> {
+  const out = new Map<string, GuestRotation>();
+  await fanout(
+    targets,
+    async (t) => {
+      const r = await task(t);
+      out.set(t.name, r);
+      return asHostResult(r);
+    },
+    { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal },
+  );
+  return targets.map((t) => out.get(t.name)).filter((r): r is GuestRotation => r !== undefined);
+}
+
+export function countOutcomes(rs: GuestRotation[]): Record<RotationOutcome, number> {
+  const c: Record<RotationOutcome, number> = { done: 0, 'rolled-back': 0, skipped: 0, pending: 0 };
+  for (const r of rs) c[r.outcome]++;
+  return c;
+}

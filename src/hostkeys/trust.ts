@@ -1,0 +1,71 @@
+// `keys trust` as data: which guests to enrol (unknown), which changed keys could be replaced, which
+// are refused outright (revoked); then one locked known_hosts edit that re-checks before it writes.
+import { addPin, lookup, removePins, updateKnownHosts, verify, fingerprintSha256, type KnownHosts } from '../ssh/index.js';
+import type { GuestScan } from './scan.js';
+
+export interface TrustPlan {
+  /** Unknown guests: nothing pinned yet. */
+  enrol: GuestScan[];
+  /** Guests presenting keys other than their pins: replaced only on request. */
+  changed: { scan: GuestScan; pinned: string[] }[];
+  /** Guests presenting a revoked key: never pinned. */
+  revoked: GuestScan[];
+  /** Already pinned, or unreachable: nothing to do. */
+  pinned: GuestScan[];
+  unreachable: GuestScan[];
+}
+
+/** `ssh-ed25519 SHA256:...` for each pin the file holds for a host. */
+export function pinnedFingerprints(kh: KnownHosts, address: string, port: number): string[] {
+  return lookup(kh, address, port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
+}
+
+export function planTrust(scans: GuestScan[], kh: KnownHosts): TrustPlan {
+  const plan: TrustPlan = { enrol: [], changed: [], revoked: [], pinned: [], unreachable: [] };
+  for (const s of scans) {
+    if (s.status === 'unknown') plan.enrol.push(s);
+    else if (s.status === 'changed') plan.changed.push({ scan: s, pinned: pinnedFingerprints(kh, s.address, s.port) });
+    else if (s.status === 'revoked') plan.revoked.push(s);
+    else if (s.status === 'unreachable') plan.unreachable.push(s);
+    else plan.pinned.push(s);
+  }
+  return plan;
+}
+
+export interface TrustResult {
+  /** Guests whose keys were pinned (enrolled or replaced). */
+  pinned: string[];
+  /** Guests skipped because known_hosts changed since the scan (someone else pinned them). */
+  skipped: string[];
+  keysAdded: number;
+}
+
+/**
+ * Pins the scanned keys of `enrol` (still unknown) and, when given, replaces the pins of `replace`
+ * (still showing exactly the scanned keys as changed). One read-modify-write under the file's lock:
+ * a guest whose state moved since the scan is left alone.
+ */
+export async function applyTrust(path: string, enrol: GuestScan[], replace: GuestScan[], o: { hash?: boolean } = {}): Promise<TrustResult> {
+  return updateKnownHosts(path, (kh) => {
+    const result: TrustResult = { pinned: [], skipped: [], keysAdded: 0 };
+    const pin = (s: GuestScan) => {
+      for (const k of s.keys) if (addPin(kh, s.address, s.port, k.keyType, k.key, { hashed: o.hash })) result.keysAdded++;
+      result.pinned.push(s.host);
+    };
+    const now = (s: GuestScan) => s.keys.map((k) => verify(kh, s.address, s.port, k.keyType, k.key));
+    for (const s of enrol) {
+      if (s.keys.length > 0 && now(s).every((v) => v === 'unknown')) pin(s);
+      else result.skipped.push(s.host);
+    }
+    for (const s of replace) {
+      const v = now(s);
+      if (s.keys.length === 0 || v.includes('revoked') || !v.includes('changed')) {
+        result.skipped.push(s.host);
+        continue;
+      }
+      removePins(kh, s.address, s.port);
+      pin(s);
+    }
+    return result;
+  });
+}
