@@ -39,7 +39,7 @@ try {
   fleet(['emulator', 'status', '--state', state]);
   process.stdout.write(`
 What this shows: all ${guests} clones answer with the same machine-id and the same host key: any
-clone's root can impersonate every other (CONTEXT.md). Refused, hanging and re-keyed guests are
+clone's root can impersonate every other. Refused, hanging and re-keyed guests are
 reported by reason; a changed host key is never accepted.
 `);
 } catch (err) {

@@ -1,6 +1,6 @@
 // Typed errors shared by the library: each carries what the CLI needs to report it and exit.
 
-/** Exit codes of the CLI contract (DESIGN.md). */
+/** Exit codes of the CLI contract (README: 0 ok, 1 some failed, 2 input, 3 host key). */
 export const EXIT = { ok: 0, someFailed: 1, usage: 2, hostKey: 3 } as const;
 
 /** Base class: a message that reads well plus the exit status the CLI should use. */

@@ -1,6 +1,6 @@
 // The golden image and its clones: what every emulated guest's /etc, /home, /root, /var, /tmp and
 // /run hold. Clones keep the image's host keys and machine-id unless asked for unique ones, exactly
-// the field's problem (CONTEXT.md).
+// the field's problem: any clone's root can impersonate every other.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// One guest's rotation, DESIGN.md's Rotate flow: (1) connect pinned to the current keys, (2) generate
+// One guest's rotation, the rotate flow: (1) connect pinned to the current keys, (2) generate
 // new keys in a staging place, (3) read their public halves back over that authenticated channel,
 // (4) pin old and new together, (5) swap and restart sshd, (6) reconnect pinned to the new keys only,
 // (7) unpin the old keys and remove the backup. Each step is journaled before it happens; a failure

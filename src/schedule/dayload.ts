@@ -1,7 +1,7 @@
 // A day of a fleet's cron starts run through the host model: which start costs how much work.
 //
 // Not every start is a daily job. SLES's run-crons fires every 15 minutes and usually finds nothing
-// due (0.1-2 s on a lone guest, CONTEXT.md); once a day it runs the daily scripts (~3 min). With
+// due (0.1-2 s on a lone guest, as measured in the field); once a day it runs the daily scripts (~3 min). With
 // clones in step, that daily run happens at the same quarter hour everywhere (`dailyAt`). So:
 //   - an entry calling run-crons costs `jobMinutes` at `dailyAt` and `idleSeconds` at other times;
 //   - an entry that only runs cron.hourly costs `idleSeconds` (the default hourly scripts are checks);

@@ -9,7 +9,7 @@
 //   - "unresponsive" is time with q > `unresponsiveQueue` (default 0: the hypervisor can no longer
 //     dispatch everyone who is runnable, the symptom the field notes describe).
 //
-// Defaults are calibrated on CONTEXT.md's measurements: a daily job takes ~3 min alone; 35 guests at
+// Defaults are calibrated on the field's measurements: a daily job takes ~3 min alone; 35 guests at
 // once finish in ~3 min with no queue and the queue reappears at 42 (so C = 41); 110 guests at once
 // left the host unusable 1 h 37 min with the last guest done at ~105 min. With C = 41 the 110 run
 // is three blocks (41, 41, 28) taking 3(1+69a) + 3(1+28a) + 3 minutes, so a = 0.32 puts both

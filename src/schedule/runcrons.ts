@@ -1,6 +1,6 @@
 // Replaces SLES's every-15-minutes run-crons with direct run-parts calls at the guest's own slot.
 //
-// run-crons fired on every clone at the same instant (CONTEXT.md, "the cron storm"); the remedy was
+// run-crons fired on every clone at the same instant (the field's "cron storm"); the remedy was
 // to call the remaining cron.<period> scripts straight from /etc/crontab at a staggered time. The
 // daily, weekly and monthly scripts share one entry and run one after another, as run-crons ran
 // them, so a guest never holds more than one slot's worth of load. The original line is kept as a

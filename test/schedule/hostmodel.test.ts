@@ -7,7 +7,7 @@ const within = (actual: number, target: number, tolerance = 0.15) => {
   expect(actual).toBeLessThanOrEqual(target * (1 + tolerance));
 };
 
-describe('simulateHost calibration (CONTEXT.md, the cron storm)', () => {
+describe('simulateHost calibration (the field figures of the cron storm)', () => {
   it('runs a lone daily job in about 3 minutes', () => {
     const r = simulateHost([1]);
     within(r.lastEnd, 3);
