@@ -17,7 +17,7 @@ export function pushFileOn(t: GuestTarget, data: Buffer, remotePath: string, o: 
   return withConnection(t, o, async (conn, started) => {
     const outcome = await underDeadline(conn, remotePath, o.timeoutMs, () =>
       writeRemoteFile(conn, remotePath, data, {
-        sudo: o.sudo, mode: o.mode, owner: o.owner, backup: o.backup, backupSuffix: o.backupSuffix, timeoutMs: o.timeoutMs,
+        sudo: o.sudo, mode: o.mode, owner: o.owner, backup: o.backup, backupSuffix: o.backupSuffix, timeoutMs: o.timeoutMs, transfer: o.transfer,
       }),
     );
     return {

@@ -14,7 +14,7 @@ export function sftpCall<T = void>(op: (cb: (err: Error | undefined | null, valu
 /**
  * Writes a buffer with up to `inFlight` WRITE requests outstanding. ssh2's own write() splits a large
  * buffer into packets sent one after the other, and fastPut's default of 64 in flight is slow against
- * OpenSSH's sftp-server (NODE-NOTES.md): a few large requests in flight keep the channel full.
+ * OpenSSH's sftp-server (measured): a few large requests in flight keep the channel full.
  */
 export function writePipelined(sftp: SFTPWrapper, handle: Buffer, data: Buffer, inFlight: number): Promise<void> {
   const chunk = Math.max(1024, (sftp as SFTPWrapper & { _maxWriteLen?: number })._maxWriteLen ?? 32_768);

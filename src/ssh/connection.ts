@@ -49,6 +49,18 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
+/** A command started with SshConnection.start(). */
+export interface RemoteProcess {
+  /** Its stdout so far. */
+  stdout(): string;
+  /** Resolves true once stdout contains `marker`, false if the command ends first. */
+  waitFor(marker: string): Promise<boolean>;
+  write(data: Buffer | string): void;
+  /** Ends stdin, optionally after `data` (ssh2 sends it as the channel window allows). */
+  end(data?: Buffer | string): void;
+  result: Promise<ExecResult>;
+}
+
 export interface ExecResult {
   exitCode: number | null;
   signal: string | null;
@@ -166,14 +178,27 @@ export class SshConnection {
 
   /** Runs a command; output is collected. On timeout the remote command gets TERM and the channel closes. */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.start(command, { timeoutMs: opts.timeoutMs }).then((p) => {
+      p.end(opts.stdin);
+      return p.result;
+    });
+  }
+
+  /**
+   * Starts a command whose stdin the caller feeds while reading its stdout: a conversation with a
+   * script on the guest (answer, then decide what to send). `result` settles when the channel closes.
+   */
+  start(command: string, opts: { timeoutMs?: number } = {}): Promise<RemoteProcess> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, stream: ClientChannel) => {
         if (err) return reject(err);
         const out: Buffer[] = [];
         const errOut: Buffer[] = [];
+        const waiters: (() => void)[] = [];
         let exitCode: number | null = null;
         let signal: string | null = null;
         let timedOut = false;
+        let closed = false;
         const timer = opts.timeoutMs
           ? setTimeout(() => {
               timedOut = true;
@@ -181,17 +206,36 @@ export class SshConnection {
               stream.close();
             }, opts.timeoutMs)
           : undefined;
-        stream.on('data', (d: Buffer) => out.push(d));
+        const wake = () => waiters.splice(0).forEach((w) => w());
+        stream.on('data', (d: Buffer) => {
+          out.push(d);
+          wake();
+        });
         stream.stderr.on('data', (d: Buffer) => errOut.push(d));
         stream.on('exit', (code: number | null, sig?: string) => {
           exitCode = code;
           signal = sig ?? null;
         });
-        stream.on('close', () => {
-          clearTimeout(timer);
-          resolve({ exitCode, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), timedOut });
+        const result = new Promise<ExecResult>((done) =>
+          stream.on('close', () => {
+            closed = true;
+            clearTimeout(timer);
+            wake();
+            done({ exitCode, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), timedOut });
+          }),
+        );
+        const stdout = () => Buffer.concat(out).toString();
+        resolve({
+          stdout,
+          waitFor: (marker) =>
+            new Promise((found) => {
+              const check = () => (stdout().includes(marker) ? found(true) : closed ? found(false) : waiters.push(check));
+              check();
+            }),
+          write: (data) => void stream.write(data),
+          end: (data) => void stream.end(data ?? undefined),
+          result,
         });
-        stream.end(opts.stdin ?? undefined);
       });
     });
   }

@@ -2,12 +2,13 @@
 // real OpenSSH sshd started here on loopback. Host keys: unknown, changed and revoked are refused
 // (exit 3, with fingerprints), and known_hosts files our code writes (plain and hashed) are accepted
 // by the real `ssh -o StrictHostKeyChecking=yes`.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STREAM_MAX } from '../../src/executor/index.js';
 import { addPin, fingerprintSha256, loadKnownHosts, saveKnownHosts } from '../../src/ssh/index.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
@@ -129,6 +130,21 @@ describe.each(ENGINES)('run/push contract: %s', (_name, start) => {
     expect(jsonLines(r.out)[0]).toMatchObject({ status: 'ok', changed: true });
     const st = statSync(e.localView(remote));
     expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([0, 0, 0o640]);
+  });
+
+  it('pushes a file above STREAM_MAX over SFTP, as the login user and with --sudo', async () => {
+    const kh = await knownHosts('kh_sftp');
+    const local = join(dir, 'large');
+    const data = randomBytes(STREAM_MAX + 1);
+    writeFileSync(local, data);
+    for (const [remote, extra] of [[`${e.remoteDir}/large`, []], [`${e.rootDir}/large`, ['--sudo', '--mode', '0600']]] as const) {
+      const r = await fleet('push', ...sel(kh), '--json', ...extra, local, remote);
+      expect(jsonLines(r.out)[0]).toMatchObject({ status: 'ok', changed: true });
+      expect(readFileSync(e.localView(remote)).equals(data)).toBe(true);
+      const again = await fleet('push', ...sel(kh), '--json', ...extra, local, remote);
+      expect(jsonLines(again.out)[0]).toMatchObject({ status: 'ok', changed: false });
+    }
+    expect(statSync(e.localView(`${e.rootDir}/large`)).mode & 0o777).toBe(0o600);
   });
 
   it('refuses an unknown host key with exit 3 and its SHA256 fingerprint', async () => {

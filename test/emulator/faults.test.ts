@@ -15,7 +15,7 @@ const picked = (spec: string, n: number, seed?: string) => parseFault(spec, refs
 
 describe('parseFault', () => {
   it('knows every kind and their default delays', () => {
-    expect(FAULT_KINDS).toEqual(['refuse', 'hang', 'slow', 'drop', 'auth-reject', 'hostkey']);
+    expect(FAULT_KINDS).toEqual(['refuse', 'hang', 'slow', 'drop', 'auth-reject', 'hostkey', 'mitm']);
     expect(parseFault('refuse', refs(3)).fault).toEqual({ kind: 'refuse', ms: 0 });
     expect(parseFault('slow', refs(3)).fault).toEqual({ kind: 'slow', ms: 2000 });
     expect(parseFault('drop', refs(3)).fault).toEqual({ kind: 'drop', ms: 200 });

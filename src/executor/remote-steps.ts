@@ -1,0 +1,129 @@
+// The pieces every way of writing a guest file shares: the check (SHA-256, umask, mode and owner),
+// running a step so that its failure names host, file and step, and removing temporary files.
+import { createHash } from 'node:crypto';
+import { SshConnection, type ExecResult } from '../ssh/index.js';
+import { shellQuote as q, wrapSudo } from './command.js';
+import { StepError } from './errors.js';
+
+export const OWNER = /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*)?(?::[A-Za-z0-9_][A-Za-z0-9._-]*)?$/;
+
+export interface Existing {
+  sha256: string;
+  /** Only when asked for (sudo, --mode, --owner). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  user?: string;
+  group?: string;
+}
+
+/** Shell text printing the guest's umask, then `is-a-directory`, `missing`, or [stat line and] SHA-256. */
+export function probeScript(path: string, withStat: boolean): string {
+  return `f=${q(path)}; umask; if [ -d "$f" ]; then echo is-a-directory; elif [ -e "$f" ]; then ` +
+    `${withStat ? `stat -L -c '%a %u %g %U %G' -- "$f" && ` : ''}sha256sum < "$f"; else echo missing; fi`;
+}
+
+/** Reads probeScript's answer. */
+export function parseProbe(conn: SshConnection, path: string, stdout: string, withStat: boolean): { umask: number; existing?: Existing } {
+  const [umaskText = '', ...rest] = stdout.split('\n');
+  const umask = parseInt(umaskText, 8) || 0o022;
+  if (rest[0] === 'is-a-directory') throw stepError(conn, 'check', path, 'failed', 'is a directory (give the full target path)');
+  if (rest[0] === 'missing') return { umask };
+  const m = withStat ? /^([0-7]+) (\d+) (\d+) (\S+) (\S+)$/.exec(rest[0] ?? '') : undefined;
+  const hash = /^([0-9a-f]{64})\b/.exec(rest[withStat ? 1 : 0] ?? '');
+  if ((withStat && !m) || !hash) {
+    throw stepError(conn, 'check', path, 'failed', `unexpected answer from the guest: ${JSON.stringify(stdout.slice(0, 200))}`);
+  }
+  const existing: Existing = { sha256: hash[1]! };
+  if (m) Object.assign(existing, { mode: parseInt(m[1]!, 8), uid: Number(m[2]), gid: Number(m[3]), user: m[4]!, group: m[5]! });
+  return { umask, existing };
+}
+
+/** Same content: which of the requested mode and owner the file lacks. */
+export function metadataToFix(e: Existing, opts: { mode?: number; owner?: string }): { mode?: number; owner?: string } {
+  const [user = '', group = ''] = (opts.owner ?? '').split(':');
+  const ownerOk = opts.owner === undefined ||
+    ((user === '' || user === e.user || user === String(e.uid)) && (group === '' || group === e.group || group === String(e.gid)));
+  return { ...(opts.mode !== undefined && opts.mode !== e.mode ? { mode: opts.mode } : {}), ...(ownerOk ? {} : { owner: opts.owner }) };
+}
+
+/** Runs a script (under `sudo -n` when asked); a lost connection or timeout becomes a StepError. */
+export async function remote(conn: SshConnection, stepName: string, path: string, script: string, opts: { sudo?: boolean; timeoutMs?: number }): Promise<ExecResult> {
+  let r: ExecResult;
+  try {
+    r = await conn.exec(opts.sudo ? wrapSudo(script) : script, { timeoutMs: opts.timeoutMs });
+  } catch (err) {
+    throw stepError(conn, stepName, path, 'unreachable', `connection lost (${(err as Error).message})`, err);
+  }
+  if (r.timedOut) throw stepError(conn, stepName, path, 'timeout', `still running after ${opts.timeoutMs} ms; stopped`);
+  if (r.exitCode === null && !r.signal) throw stepError(conn, stepName, path, 'unreachable', 'connection lost before the step finished');
+  return r;
+}
+
+/** Runs one step; on failure removes `temps` (over a new connection if need be) and throws a StepError. */
+export async function step<T>(conn: SshConnection, stepName: string, path: string, temps: string[], sudo: boolean, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const clean = await cleanup(conn, temps, sudo);
+    const left = clean ? '' : `; temporary file ${temps.join(', ')} may remain`;
+    if (err instanceof StepError) {
+      if (clean) throw err;
+      throw new StepError(err, `${err.reason}${left}`, { cause: err.cause });
+    }
+    const lost = conn.lost;
+    throw stepError(conn, stepName, path, lost ? 'unreachable' : 'failed', `${lost ? 'connection lost' : sftpMessage(err)}${left}`, err);
+  }
+}
+
+/** Removes temporary files; when this connection is gone, over a fresh one (bounded in time). */
+export async function cleanup(conn: SshConnection, paths: string[], sudo: boolean): Promise<boolean> {
+  if (paths.length === 0) return true;
+  const command = `rm -f -- ${paths.map(q).join(' ')}`;
+  const attempt = async (c: SshConnection) => {
+    const r = await c.exec(sudo ? wrapSudo(command) : command, { timeoutMs: 5000 });
+    return r.exitCode === 0;
+  };
+  if (!conn.lost && (await attempt(conn).catch(() => false))) return true;
+  // Give a dying connection a moment to report itself closed before deciding to reconnect.
+  await new Promise((resolve) => setImmediate(resolve));
+  if (!conn.lost) return false;
+  let fresh: SshConnection | undefined;
+  try {
+    fresh = await SshConnection.connect({ ...conn.options, connectTimeoutMs: Math.min(conn.options.connectTimeoutMs, 5000) });
+    return await attempt(fresh);
+  } catch {
+    return false;
+  } finally {
+    fresh?.close();
+  }
+}
+
+/** SFTP errors carry a status code; say it the way a person reads it. */
+function sftpMessage(err: unknown): string {
+  const e = err as Error & { code?: number };
+  const names: Record<number, string> = { 2: 'no such file or directory', 3: 'permission denied' };
+  return (e.code !== undefined ? names[e.code] : undefined) ?? e.message;
+}
+
+/** A step's command failed. `ours`: the command is our own script, whose exit status tells nobody anything. */
+export function failed(conn: SshConnection, stepName: string, path: string, r: ExecResult, ours = false): StepError {
+  const stderr = r.stderr.toString();
+  // The shell's own complaints start with its name and line number: the guest's words are what follows.
+  const said = stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^(?:\S*\/)?(?:sh|dash|bash): (?:line )?\d+: /, '') ??
+    (r.signal ? `killed by signal ${r.signal}` : '');
+  return new StepError({ host: conn.options.name, step: stepName, path, status: 'failed', exitCode: ours ? null : r.exitCode, stderr },
+    ours && said ? said : `exit status ${r.exitCode ?? r.signal}${said ? `: ${said}` : ''}`);
+}
+
+export function stepError(conn: SshConnection, stepName: string, path: string, status: StepError['status'], reason: string, cause?: unknown): StepError {
+  return new StepError({ host: conn.options.name, step: stepName, path, status }, reason, { cause });
+}
+
+/** Hashing a large file 500 times would cost more than sending it: once per buffer. */
+const hashes = new WeakMap<Buffer, string>();
+export function sha256(data: Buffer): string {
+  let h = hashes.get(data);
+  if (!h) hashes.set(data, (h = createHash('sha256').update(data).digest('hex')));
+  return h;
+}
