@@ -4,7 +4,7 @@ import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
-import { fleet, jsonLines, statuses } from './run-push-harness.js';
+import { fleet, jsonLines, statuses } from './cli-harness.js';
 
 let tf: TestFleet;
 let local: string;

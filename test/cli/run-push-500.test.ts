@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
-import { fleet, jsonLines } from './run-push-harness.js';
+import { fleet, jsonLines } from './cli-harness.js';
 
 let tf: TestFleet;
 

@@ -12,7 +12,7 @@ import { STREAM_MAX } from '../../src/executor/index.js';
 import { addPin, fingerprintSha256, loadKnownHosts, saveKnownHosts } from '../../src/ssh/index.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
-import { fleet, jsonLines } from './run-push-harness.js';
+import { fleet, jsonLines } from './cli-harness.js';
 
 interface Engine {
   address: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator } from '../../src/emulator/index.js';
-import { fleet, jsonLines } from './run-push-harness.js';
+import { fleet, jsonLines } from './cli-harness.js';
 
 let emu: Emulator;
 let dir: string;

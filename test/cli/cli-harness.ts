@@ -1,4 +1,4 @@
-// Calls the CLI in-process (main()) with stdout/stderr captured, for the run/push test files.
+// Calls the CLI in-process (main()) with stdout/stderr captured, for the CLI test files.
 import { vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 
