@@ -19,7 +19,7 @@ export function buildProgram(): Command {
 Exit status: 0 all selected guests succeeded, 1 some failed, 2 usage or input error, 3 a host key was refused.
 Try it on the bundled emulator:
   fleet emulator up --guests 20 --detach --state .fleet/emulator
-  fleet run -i .fleet/emulator/inventory -- 'hostname; cat /etc/machine-id'
+  fleet run -i .fleet/emulator/inventory --identity .fleet/emulator/id_ed25519 -- 'hostname; cat /etc/machine-id'
   fleet emulator down --state .fleet/emulator`);
   registerFleetCommands(program);
   registerCron(program);
