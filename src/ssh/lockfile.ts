@@ -30,19 +30,23 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
   const content = `${process.pid}\n${hostname()}\n${token}\n`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The lock is born with its content: written to a private file first, then hard-linked into
+    // place (atomic, fails if a lock exists). Killed at any instant, we leave either no lock or a
+    // lock naming our pid, never an empty one that blocks everybody until it ages.
+    const draft = `${lockPath}.${process.pid}-${token}`;
     try {
-      const fh = await open(lockPath, 'wx', 0o644);
+      const fh = await open(draft, 'wx', 0o644);
       try {
         await fh.writeFile(content);
-      } catch (err) {
-        await unlink(lockPath).catch(() => undefined); // an empty lock would block others until judged stale
-        throw err;
       } finally {
         await fh.close();
       }
+      await link(draft, lockPath);
       return { path: lockPath, release: () => releaseIfOurs(lockPath, content) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(draft).catch(() => undefined);
     }
     const holder = await readFile(lockPath, 'utf8').catch(() => null);
     if (holder !== null && (await isStale(lockPath, holder))) {
