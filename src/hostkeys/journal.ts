@@ -5,7 +5,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FleetError, InputError } from '../core/index.js';
-import { acquireLock, type FileLock } from '../ssh/index.js';
+import { acquireLock, syncDir, type FileLock } from '../ssh/index.js';
 import type { KeyRef } from './pins.js';
 
 /** The seven steps of a guest's rotation, and the way back. */
@@ -187,16 +187,5 @@ export class Journal {
     await this.flushing;
     await this.fh.close();
     await this.lock.release();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } catch {
-    // some filesystems refuse fsync on a directory
-  } finally {
-    await dh.close();
   }
 }

@@ -134,6 +134,11 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
     await rm(tmp, { force: true });
     throw err;
   }
+  await syncDir(dir);
+}
+
+/** fsync a directory so an entry just created or renamed in it survives a crash. */
+export async function syncDir(dir: string): Promise<void> {
   const dh = await open(dir, 'r');
   try {
     await dh.sync();

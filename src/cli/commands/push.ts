@@ -3,19 +3,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { InputError, UsageError } from '../../core/index.js';
-import { backupSuffix, exitCodeOf, fanout, pushFileOn, summarize } from '../../executor/index.js';
+import { backupSuffix, exitCodeOf, pushFileOn } from '../../executor/index.js';
 import { setExitStatus } from '../exit.js';
-import { interruptible } from '../interrupt.js';
-import { printGathered, printJsonLines, progressDisplay, writeOutDir } from '../render.js';
-import { resolveSelection, type SelectionFlags } from '../selection.js';
+import { fanOutWithProgress } from '../fan-out.js';
+import { printGathered, printJsonLines, writeOutDir } from '../render.js';
+import { resolveSelection } from '../selection.js';
+import type { RunFlags } from './run.js';
 
-export interface PushFlags extends SelectionFlags {
-  fanout: number;
-  sudo?: boolean;
-  batch?: string;
-  maxFail?: string;
-  json?: boolean;
-  out?: string;
+export interface PushFlags extends RunFlags {
   mode?: string;
   owner?: string;
   backup?: boolean;
@@ -36,16 +31,12 @@ export async function push(args: (string | undefined)[], f: PushFlags): Promise<
   // `dir/` means "into that directory, under the local file's name", as cp and scp read it.
   const remote = remoteArg!.endsWith('/') ? `${remoteArg}${basename(local!)}` : remoteArg!;
   const { targets, session } = await resolveSelection(selection, f);
-  const progress = f.json ? { onEvent: () => {}, finish: () => {} } : progressDisplay(targets.length);
   const suffix = backupSuffix();
-  const t0 = Date.now();
-  const results = await interruptible((signal) =>
-    fanout(targets, (t) => pushFileOn(t, data, remote, { ...session, sudo: f.sudo, mode, owner: f.owner, backup: f.backup, backupSuffix: suffix }), {
-      fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent: progress.onEvent, signal,
-    }),
+  const { results, summary } = await fanOutWithProgress(
+    targets,
+    (t) => pushFileOn(t, data, remote, { ...session, sudo: f.sudo, mode, owner: f.owner, backup: f.backup, backupSuffix: suffix }),
+    f,
   );
-  progress.finish();
-  const summary = summarize(results, targets.length, Date.now() - t0);
   const changed = results.filter((r) => r.status === 'ok' && r.changed).length;
   const unchanged = results.filter((r) => r.status === 'ok' && !r.changed).length;
   if (f.out) writeOutDir(f.out, results);
