@@ -8,7 +8,7 @@ import ssh2 from 'ssh2';
 import { InputError, UsageError } from '../core/index.js';
 import type { GuestTarget, SessionOptions } from '../executor/index.js';
 import { loadInventory, select } from '../inventory/index.js';
-import { loadKnownHosts } from '../ssh/index.js';
+import { loadKnownHosts, type KnownHosts } from '../ssh/index.js';
 
 export interface SelectionFlags {
   inventory: string;
@@ -38,10 +38,37 @@ export function addSelectionOptions(cmd: Command): Command {
     .option('--timeout <s>', 'seconds a command may run before it is stopped', seconds('--timeout'));
 }
 
+/** The selected guests and the known_hosts they are checked against: a selection without credentials. */
+export interface SelectedHosts {
+  targets: GuestTarget[];
+  knownHostsPath: string;
+  knownHosts: KnownHosts;
+}
+
 export interface ResolvedSelection {
   targets: GuestTarget[];
   session: SessionOptions;
   knownHostsPath: string;
+}
+
+/**
+ * The selection part: inventory, selection (argument or --limit, default all), each guest's login
+ * user and port, and the known_hosts file (--known-hosts, else beside the inventory; its warnings
+ * go to stderr). Loads no private key, so commands that never log in (scanning) can use it.
+ */
+export async function resolveHosts(selection: string | undefined, f: SelectionFlags): Promise<SelectedHosts> {
+  if (selection && f.limit) throw new UsageError('give the selection either as an argument or with --limit, not both');
+  const inv = await loadInventory(f.inventory);
+  const pattern = selection ?? f.limit ?? 'all';
+  const hosts = select(inv, pattern);
+  if (hosts.length === 0) throw new UsageError(`selection '${pattern}' matches no host`);
+  const invDir = existsSync(f.inventory) && statSync(f.inventory).isDirectory() ? f.inventory : dirname(f.inventory);
+  const knownHostsPath = f.knownHosts ?? join(invDir, 'known_hosts');
+  const knownHosts = await loadKnownHosts(knownHostsPath);
+  for (const w of knownHosts.warnings) process.stderr.write(`fleet: warning: ${w.file}:${w.line}: ${w.message}\n`);
+  const me = userInfo().username;
+  const targets = hosts.map((h) => ({ name: h.name, address: h.address, port: h.port ?? 22, user: f.user ?? h.user ?? me }));
+  return { targets, knownHostsPath, knownHosts };
 }
 
 async function readIdentity(path: string): Promise<Buffer> {
@@ -66,15 +93,11 @@ async function readIdentity(path: string): Promise<Buffer> {
   return Buffer.from(one.getPrivatePEM());
 }
 
-export async function resolveSelection(selection: string | undefined, f: SelectionFlags): Promise<ResolvedSelection> {
-  if (selection && f.limit) throw new UsageError('give the selection either as an argument or with --limit, not both');
-  const inv = await loadInventory(f.inventory);
-  const hosts = select(inv, selection ?? f.limit ?? 'all');
-  if (hosts.length === 0) throw new UsageError(`selection '${selection ?? f.limit ?? 'all'}' matches no host`);
-  const invDir = existsSync(f.inventory) && statSync(f.inventory).isDirectory() ? f.inventory : dirname(f.inventory);
-  const knownHostsPath = f.knownHosts ?? join(invDir, 'known_hosts');
-  const knownHosts = await loadKnownHosts(knownHostsPath);
-  for (const w of knownHosts.warnings) process.stderr.write(`fleet: warning: ${w.file}:${w.line}: ${w.message}\n`);
+/**
+ * The identity part: --identity if given, else the ssh agent (SSH_AUTH_SOCK), else the first of
+ * ~/.ssh/id_ed25519, id_ecdsa, id_rsa. An encrypted key's passphrase is asked on the terminal.
+ */
+export async function resolveCredentials(f: Pick<SelectionFlags, 'identity'>): Promise<SessionOptions['credentials']> {
   let privateKey: Buffer | undefined;
   const agent = process.env.SSH_AUTH_SOCK || undefined;
   if (f.identity) privateKey = await readIdentity(f.identity);
@@ -83,14 +106,19 @@ export async function resolveSelection(selection: string | undefined, f: Selecti
     if (!found) throw new UsageError('no identity: pass --identity <file> or run an ssh agent (SSH_AUTH_SOCK)');
     privateKey = await readIdentity(found);
   }
-  const me = userInfo().username;
-  const targets = hosts.map((h) => ({ name: h.name, address: h.address, port: h.port ?? 22, user: f.user ?? h.user ?? me }));
+  return { privateKey, agent: privateKey ? undefined : agent };
+}
+
+/** The selection (resolveHosts), then the identity to log in with (resolveCredentials). */
+export async function resolveSelection(selection: string | undefined, f: SelectionFlags): Promise<ResolvedSelection> {
+  const { targets, knownHostsPath, knownHosts } = await resolveHosts(selection, f);
+  const credentials = await resolveCredentials(f);
   return {
     targets,
     knownHostsPath,
     session: {
       knownHosts,
-      credentials: { privateKey, agent: privateKey ? undefined : agent },
+      credentials,
       connectTimeoutMs: f.connectTimeout * 1000,
       timeoutMs: f.timeout ? f.timeout * 1000 : undefined,
     },

@@ -1,8 +1,8 @@
 // known_hosts edits the host-key flows need beyond src/ssh: which lines pin a host (hashed or not),
-// unpinning one host's keys without touching other hosts named on the same line, and small
-// in-memory files that pin a host to an exact set of keys (what a connection is checked against).
-import { createHmac } from 'node:crypto';
-import { hostKeyName, parseKnownHosts, type KnownHosts, type KnownHostsEntry } from '../ssh/index.js';
+// unpinning one host's keys without touching other hosts named on the same line (removePins does the
+// line editing), and small in-memory files that pin a host to an exact set of keys (what a connection
+// is checked against).
+import { hostKeyName, namesHost, parseKnownHosts, removePins, type KnownHosts, type KnownHostsEntry } from '../ssh/index.js';
 
 export interface KeyRef {
   /** Key type as in known_hosts (`ssh-ed25519`). */
@@ -14,13 +14,7 @@ function isEntry(l: KnownHosts['lines'][number]): l is KnownHostsEntry {
   return l.kind === 'entry';
 }
 
-/** Whether a plain (unmarked) entry names this host literally, as OpenSSH would write it. */
-function namesHost(e: KnownHostsEntry, name: string): boolean {
-  if (e.hashed) return createHmac('sha1', e.hashed.salt).update(name).digest().equals(e.hashed.hash);
-  return e.patterns.some((p) => p.toLowerCase() === name);
-}
-
-/** Plain entries that name the host literally (wildcard lines are policy, not this host's pins). */
+/** Unmarked entries that name the host itself, hashed or not: the lines removePins would edit or drop. */
 export function pinLines(kh: KnownHosts, host: string, port: number): KnownHostsEntry[] {
   const name = hostKeyName(host, port);
   return kh.lines.filter(isEntry).filter((e) => e.marker === undefined && namesHost(e, name));
@@ -32,28 +26,13 @@ export function pinsAreHashed(kh: KnownHosts, host: string, port: number): boole
 }
 
 /**
- * Removes the given keys from the host's pins; returns how many pins went. A line naming several
- * hosts (`a,b ssh-ed25519 KEY`) loses only this host's name, so the others stay pinned.
+ * Removes the given keys from the host's pins; returns how many pins went (lines dropped or edited).
+ * A line naming several hosts (`a,b ssh-ed25519 KEY`) loses only this host's name, so the others
+ * stay pinned; wildcard and marker lines stay. See removePins, which does the editing.
  */
 export function unpinKeys(kh: KnownHosts, host: string, port: number, keys: Buffer[]): number {
-  const name = hostKeyName(host, port);
-  let removed = 0;
-  const out: KnownHosts['lines'] = [];
-  for (const l of kh.lines) {
-    if (!isEntry(l) || l.marker !== undefined || !keys.some((k) => k.equals(l.key)) || !namesHost(l, name)) {
-      out.push(l);
-      continue;
-    }
-    removed++;
-    const rest = l.hashed ? [] : l.patterns.filter((p) => p.toLowerCase() !== name);
-    if (rest.length === 0 || rest.every((p) => p.startsWith('!'))) continue;
-    const eol = /\r?\n$/.exec(l.raw)?.[0] ?? '';
-    const text = `${rest.join(',')} ${l.keyType} ${l.key.toString('base64')}${l.comment ? ` ${l.comment}` : ''}${eol}`;
-    const parsed = parseKnownHosts(text, kh.file).lines[0]!;
-    out.push({ ...parsed, line: l.line });
-  }
-  kh.lines = out;
-  return removed;
+  // Each line holds one key, so a line is edited by at most one of these calls.
+  return keys.reduce((n, key) => n + removePins(kh, host, port, { key }), 0);
 }
 
 /** A known_hosts held in memory that pins exactly these keys for the host, nothing else. */

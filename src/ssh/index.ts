@@ -1,6 +1,6 @@
 // Public face of src/ssh: the known_hosts model and its files, key fingerprints, file locks.
 export {
-  parseKnownHosts, serializeKnownHosts, lookup, verify, addPin, addRevoked, removePins, hostKeyName, hashHostName,
+  parseKnownHosts, serializeKnownHosts, lookup, verify, addPin, addRevoked, removePins, namesHost, hostKeyName, hashHostName,
   type KnownHosts, type KnownHostsLine, type KnownHostsEntry, type KnownHostsOther, type KnownHostsWarning,
   type Marker, type PinnedKey, type HostKeyLookup, type HostKeyVerdict, type PinOptions,
 } from './known-hosts.js';

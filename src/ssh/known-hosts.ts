@@ -196,11 +196,43 @@ function matchPatterns(name: string, patterns: string[]): 1 | 0 | -1 {
   return result;
 }
 
-/** Whether an entry applies to `name` (from hostKeyName); `literal` ignores wildcard-only matches. */
-function entryMatches(entry: KnownHostsEntry, name: string, literal = false): boolean {
+/** Whether an entry applies to `name` (from hostKeyName), wildcards and negations included. */
+function entryMatches(entry: KnownHostsEntry, name: string): boolean {
   if (entry.hashed) return createHmac('sha1', entry.hashed.salt).update(name).digest().equals(entry.hashed.hash);
-  if (matchPatterns(name, entry.patterns) !== 1) return false;
-  return !literal || entry.patterns.some((p) => p.toLowerCase() === name);
+  return matchPatterns(name, entry.patterns) === 1;
+}
+
+/**
+ * Whether an entry names `name` (from hostKeyName) itself: a hashed name that is `name`, or a pattern
+ * list holding `name` verbatim (any case) with no negation vetoing it. Lines reaching the host only
+ * through a wildcard are policy for many hosts, not this host's pin, so they do not count; nor does
+ * a `name` holding pattern characters (it is no single host). Markers are not looked at.
+ */
+export function namesHost(entry: KnownHostsEntry, name: string): boolean {
+  if (/[*?!,\s]/.test(name) || !entryMatches(entry, name)) return false;
+  return entry.hashed !== undefined || entry.patterns.some((p) => p.toLowerCase() === name);
+}
+
+/**
+ * An unmarked entry with `name` taken out of its host list, the rest of the line byte for byte; null
+ * when the line should go instead: a hashed line (one name), no name that can match a host left
+ * (only negations or empty names), or only names starting with `@`, `|` or `#` left, which cannot
+ * lead a line (it would read as a marker, a hashed name or a comment) and are no host's name anyway.
+ * A new entry: the old object is not changed.
+ */
+function withoutName(entry: KnownHostsEntry, name: string): KnownHostsEntry | null {
+  if (entry.hashed) return null;
+  const rest = entry.patterns.filter((p) => p.toLowerCase() !== name);
+  // A line starting with `@`, `|` or `#` reads as a marker, a hashed name or a comment: lead with another pattern.
+  const lead = rest.findIndex((p) => p !== '' && !/^[@|#]/.test(p));
+  if (lead < 0 || !rest.some((p) => p !== '' && !p.startsWith('!'))) return null;
+  const field = [rest[lead], ...rest.filter((_, i) => i !== lead)].join(',');
+  // Unmarked, so the host field is the line's first word.
+  const parsed = parseLine(entry.raw.replace(/^([ \t]*)\S+/, (_, indent: string) => `${indent}${field}`), entry.line);
+  if (typeof parsed === 'string' || parsed.kind !== 'entry') {
+    throw new Error(`internal: removing a name left an unusable known_hosts line: ${typeof parsed === 'string' ? parsed : 'not an entry'}`);
+  }
+  return parsed;
 }
 
 function entries(kh: KnownHosts): KnownHostsEntry[] {
@@ -267,21 +299,35 @@ export function addRevoked(kh: KnownHosts, keyType: string, key: Buffer, options
 }
 
 /**
- * Remove the host's pins (all, or only `key`), returning how many lines went. Like `ssh-keygen -R`, a
- * line naming the host goes whole and @revoked/@cert-authority lines stay; unlike it, lines matching
- * only through a wildcard stay too: they are policy for many hosts, not this host's pin.
+ * Remove the host's pins: all of them, or only those of `key`. Returns how many pins went, i.e. how
+ * many lines were dropped or lost this host's name (each line counted once); 0 when nothing changed.
+ * - A plain line naming several hosts (`a,b,[c]:2222 KEY`) loses only this host's name (`a`, or
+ *   `[a]:port` off port 22; any case) and stays for the others, the rest of it byte for byte. It goes
+ *   whole only when no name that can match a host is left (negations alone match nothing).
+ * - A hashed line (`|1|...`) names one host: it goes whole.
+ * - Lines that reach the host only through a pattern (`*.example.org`, `10.1.0.*`, `node??`), or
+ *   whose negation vetoes it (`*,!a`), stay untouched: they are policy for many hosts, not this
+ *   host's pin. (A line still holding a wildcard after losing the name may go on matching the host.)
+ * - @revoked and @cert-authority lines always stay, even when they name the host: a revocation or a
+ *   trusted CA is not a pin (as with `ssh-keygen -R`, which leaves marker lines too).
+ * - Comments, blank lines and lines not understood stay byte for byte.
+ * `kh.lines` is replaced by a new array, edited lines by new objects: nothing is changed in place.
  */
 export function removePins(kh: KnownHosts, host: string, port = 22, options: { key?: Buffer } = {}): number {
   const name = hostKeyName(host, port);
-  const before = kh.lines.length;
-  kh.lines = kh.lines.filter(
-    (l) =>
-      l.kind !== 'entry' ||
-      l.marker !== undefined ||
-      (options.key !== undefined && !l.key.equals(options.key)) ||
-      !entryMatches(l, name, true),
-  );
-  return before - kh.lines.length;
+  let removed = 0;
+  const out: KnownHostsLine[] = [];
+  for (const l of kh.lines) {
+    if (l.kind !== 'entry' || l.marker !== undefined || (options.key !== undefined && !l.key.equals(options.key)) || !namesHost(l, name)) {
+      out.push(l);
+      continue;
+    }
+    removed++;
+    const kept = withoutName(l, name);
+    if (kept) out.push(kept);
+  }
+  kh.lines = out;
+  return removed;
 }
 
 function checkKey(keyType: string, key: Buffer): void {

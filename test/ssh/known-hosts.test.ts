@@ -256,7 +256,7 @@ describe('editing', () => {
     const file = kh(`${base}\n[web1]:2222 ssh-ed25519 ${b64(K1)}\nweb1,10.0.0.1 ssh-rsa ${b64(RSA)}\n${hashHostName('web1')} ssh-ed25519 ${b64(K2)}\n`);
     expect(removePins(file, 'web1')).toBe(3);
     expect(serializeKnownHosts(file)).toBe(
-      `# keep me\r\n*.lab ssh-ed25519 ${b64(K3)}\r\n@cert-authority web1 ssh-ed25519 ${b64(K2)}\r\n@revoked web1 ssh-rsa ${b64(RSA)}\n[web1]:2222 ssh-ed25519 ${b64(K1)}\n`,
+      `# keep me\r\n*.lab ssh-ed25519 ${b64(K3)}\r\n@cert-authority web1 ssh-ed25519 ${b64(K2)}\r\n@revoked web1 ssh-rsa ${b64(RSA)}\n[web1]:2222 ssh-ed25519 ${b64(K1)}\n10.0.0.1 ssh-rsa ${b64(RSA)}\n`,
     );
     expect(removePins(file, 'a.lab')).toBe(0);
     expect(removePins(file, 'web1', 2222)).toBe(1);
@@ -266,6 +266,102 @@ describe('editing', () => {
     const file = kh(`web1 ssh-ed25519 ${b64(K1)}\nweb1 ssh-ed25519 ${b64(K2)}\n`);
     expect(removePins(file, 'web1', 22, { key: K1 })).toBe(1);
     expect(serializeKnownHosts(file)).toBe(`web1 ssh-ed25519 ${b64(K2)}\n`);
+  });
+
+  it('takes only the host\'s name out of a comma list, keeping the line for the other names', () => {
+    const text = `# keep\n  a,B,[c]:2222\tssh-ed25519  ${b64(K1)}  two  words\r\nd ssh-ed25519 ${b64(K2)}\n`;
+    const file = kh(text);
+    const lines = file.lines;
+    const edited = file.lines[1];
+    expect(removePins(file, 'A')).toBe(1);
+    // Only the host field changes: indentation, spacing, comment and CRLF stay as they were.
+    expect(serializeKnownHosts(file)).toBe(`# keep\n  B,[c]:2222\tssh-ed25519  ${b64(K1)}  two  words\r\nd ssh-ed25519 ${b64(K2)}\n`);
+    expect(file.warnings).toEqual([]);
+    // A new array and a new entry, so caches keyed on them (connection-cache.ts) see the edit.
+    expect(file.lines).not.toBe(lines);
+    expect(file.lines[1]).not.toBe(edited);
+    expect(file.lines[1]).toMatchObject({ kind: 'entry', line: 2, patterns: ['B', '[c]:2222'], comment: 'two  words' });
+    expect(verify(file, 'a', 22, 'ssh-ed25519', K1)).toBe('unknown');
+    expect(verify(file, 'b', 22, 'ssh-ed25519', K1)).toBe('ok');
+    expect(verify(file, 'c', 2222, 'ssh-ed25519', K1)).toBe('ok');
+    expect(removePins(file, 'b')).toBe(1);
+    expect(removePins(file, 'c', 2222)).toBe(1);
+    // No name left: the line goes.
+    expect(serializeKnownHosts(file)).toBe(`# keep\nd ssh-ed25519 ${b64(K2)}\n`);
+    expect(removePins(file, 'a')).toBe(0);
+  });
+
+  it('takes [host]:port names out only for that port', () => {
+    const file = kh(`[h]:2222,h,[h]:2200,g ssh-ed25519 ${b64(K1)}\n`);
+    expect(removePins(file, 'h', 2201)).toBe(0);
+    expect(removePins(file, 'h', 2222)).toBe(1);
+    expect(serializeKnownHosts(file)).toBe(`h,[h]:2200,g ssh-ed25519 ${b64(K1)}\n`);
+    expect(removePins(file, 'h')).toBe(1);
+    expect(serializeKnownHosts(file)).toBe(`[h]:2200,g ssh-ed25519 ${b64(K1)}\n`);
+    expect(verify(file, 'h', 2200, 'ssh-ed25519', K1)).toBe('ok');
+    expect(verify(file, 'h', 22, 'ssh-ed25519', K1)).toBe('unknown');
+  });
+
+  it('leaves lines that reach the host only through a pattern or that negate it untouched', () => {
+    const policy = [
+      `*.example.org ssh-ed25519 ${b64(K1)}`,
+      `10.1.0.* ssh-ed25519 ${b64(K2)}`,
+      `[10.1.0.?]:2222 ssh-ed25519 ${b64(K2)}`,
+      `*,!a ssh-ed25519 ${b64(K3)}`,
+      `!a,b ssh-ed25519 ${b64(K3)}`,
+      `a,!a ssh-ed25519 ${b64(K3)}`,
+      '',
+    ].join('\n');
+    const file = kh(policy);
+    expect(file.warnings).toEqual([]);
+    expect(removePins(file, 'web1.example.org')).toBe(0);
+    expect(removePins(file, '10.1.0.5')).toBe(0);
+    expect(removePins(file, '10.1.0.5', 2222)).toBe(0);
+    expect(removePins(file, 'a')).toBe(0);
+    // A pattern is not a host: asking to remove `*.example.org` does not take the wildcard line.
+    expect(removePins(file, '*.example.org')).toBe(0);
+    expect(removePins(file, '10.1.0.*')).toBe(0);
+    expect(serializeKnownHosts(file)).toBe(policy);
+  });
+
+  it('keeps wildcards and negations of a line that also names the host, and drops it when only negations are left', () => {
+    const file = kh(`web1.example.org,*.example.org,!bad.example.org ssh-ed25519 ${b64(K1)}\n!x,a ssh-ed25519 ${b64(K2)}\n`);
+    expect(removePins(file, 'web1.example.org')).toBe(1);
+    expect(removePins(file, 'a')).toBe(1);
+    expect(serializeKnownHosts(file)).toBe(`*.example.org,!bad.example.org ssh-ed25519 ${b64(K1)}\n`);
+  });
+
+  it('never lets a remaining name that would read as a marker, hash or comment lead the line', () => {
+    const file = kh(`a,#b,@c,d ssh-ed25519 ${b64(K1)}\na,@x ssh-ed25519 ${b64(K2)}\n`);
+    expect(file.warnings).toEqual([]);
+    expect(removePins(file, 'a')).toBe(2);
+    expect(serializeKnownHosts(file)).toBe(`d,#b,@c ssh-ed25519 ${b64(K1)}\n`);
+    expect(file.lines[0]).toMatchObject({ kind: 'entry', patterns: ['d', '#b', '@c'] });
+  });
+
+  it('removes a hashed line of the host whole, and only that one', () => {
+    const mine = hashHostName('web1');
+    const otherPort = hashHostName('[web1]:2222');
+    const other = hashHostName('web2');
+    const file = kh(`${mine} ssh-ed25519 ${b64(K1)}\n${otherPort} ssh-ed25519 ${b64(K1)}\n${other} ssh-ed25519 ${b64(K1)}\n`);
+    expect(removePins(file, 'WEB1')).toBe(1);
+    expect(serializeKnownHosts(file)).toBe(`${otherPort} ssh-ed25519 ${b64(K1)}\n${other} ssh-ed25519 ${b64(K1)}\n`);
+    expect(verify(file, 'web1', 22, 'ssh-ed25519', K1)).toBe('unknown');
+    expect(verify(file, 'web1', 2222, 'ssh-ed25519', K1)).toBe('ok');
+    expect(verify(file, 'web2', 22, 'ssh-ed25519', K1)).toBe('ok');
+  });
+
+  it('with a key, edits only lines of that key and leaves marker lines naming the host alone', () => {
+    const markers = `@cert-authority a,b ssh-ed25519 ${b64(K1)}\n@revoked a ssh-rsa ${b64(RSA)}\n`;
+    const hashed = `${hashHostName('a')} ssh-ed25519 ${b64(K2)}\n`;
+    const file = kh(`a,b ssh-ed25519 ${b64(K1)}\na,b ssh-ed25519 ${b64(K2)}\n${hashed}${markers}`);
+    expect(removePins(file, 'a', 22, { key: K3 })).toBe(0);
+    expect(removePins(file, 'a', 22, { key: K1 })).toBe(1);
+    expect(serializeKnownHosts(file)).toBe(`b ssh-ed25519 ${b64(K1)}\na,b ssh-ed25519 ${b64(K2)}\n${hashed}${markers}`);
+    expect(verify(file, 'a', 22, 'ssh-ed25519', K2)).toBe('ok');
+    expect(verify(file, 'a', 22, 'ssh-ed25519', K1)).toBe('changed');
+    expect(removePins(file, 'a')).toBe(2);
+    expect(serializeKnownHosts(file)).toBe(`b ssh-ed25519 ${b64(K1)}\nb ssh-ed25519 ${b64(K2)}\n${markers}`);
   });
 
   it('revokes a key for every host, once', () => {
