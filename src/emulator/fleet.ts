@@ -9,7 +9,7 @@ import { ADMIN_USER, cloneGuest, createGoldenImage, snapshotGolden, type GoldenS
 import { Guest, type GuestStatus } from './guest.js';
 import { HostModel, type HostModelStatus } from './host-model.js';
 import { generateHostKey } from './keys.js';
-import { checkSandboxBuilt, sftpServerPath } from './sandbox.js';
+import { checkSandboxBuilt, SandboxSpawner, sftpServerPath } from './sandbox.js';
 
 export interface EmulatorOptions {
   guests: number;
@@ -78,6 +78,7 @@ export class Emulator {
   private readonly startedAt = new Date();
   private startupMs = 0;
   private control?: net.Server;
+  private readonly spawner = new SandboxSpawner();
 
   private constructor(
     readonly state: string,
@@ -101,6 +102,10 @@ export class Emulator {
   get user(): string {
     return ADMIN_USER;
   }
+  /** PID of the process that forks the guests' sandboxed commands, while it runs. */
+  get spawnerPid(): number | undefined {
+    return this.spawner.pid;
+  }
 
   /** Creates (or reuses) the state directory and starts every guest. */
   static async start(opts: EmulatorOptions): Promise<Emulator> {
@@ -117,7 +122,7 @@ export class Emulator {
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
     let golden: GoldenSnapshot | undefined;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
-    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, attackerKeys };
+    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys };
     for (let i = 1; i <= opts.guests; i++) {
       const name = guestName(i, opts.guests);
       const dir = join(state, 'guests', name);
@@ -126,6 +131,7 @@ export class Emulator {
       emu.guests.push(new Guest({ index: i, name, address, port, dir }, env));
     }
     try {
+      await emu.spawner.start();
       await Promise.all(emu.guests.map((g) => g.start()));
       for (const spec of opts.faults ?? []) await emu.setFault(spec);
       emu.writeInventory();
@@ -221,6 +227,7 @@ export class Emulator {
     this.control = undefined;
     if (control) await new Promise<void>((r) => control.close(() => r()));
     await Promise.all(this.guests.map((g) => g.close()));
+    await this.spawner.close();
     rmSync(join(this.state, 'emulator.sock'), { force: true });
     const pidFile = join(this.state, 'emulator.pid');
     if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile);

@@ -11,7 +11,7 @@ import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 
 import type { Fault, FaultKind } from './faults.js';
 import { authorizedKeys, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
-import { sftpServerPath, spawnInSandbox } from './sandbox.js';
+import { sftpServerPath, type SandboxProcess, type SandboxSpawner } from './sandbox.js';
 
 const { Server, utils } = ssh2;
 const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
@@ -29,6 +29,8 @@ export interface GuestEnvironment {
   newRoot: string;
   masks: string[];
   hostModel: HostModel;
+  /** Starts every guest's sandboxed commands. */
+  spawner: SandboxSpawner;
   /** Host key presented under the `hostkey` fault: somebody else's key. */
   attackerKeys: string[];
 }
@@ -43,8 +45,6 @@ export interface GuestStatus {
   faults: Fault[];
 }
 
-type RunningProcess = ReturnType<typeof spawnInSandbox>;
-
 export class Guest {
   readonly faults = new Map<FaultKind, Fault>();
   private sshd: 'running' | 'stopped' | 'failed' = 'stopped';
@@ -57,7 +57,7 @@ export class Guest {
   private control?: net.Server;
   private statusSocket?: net.Server;
   private readonly sockets = new Set<net.Socket>();
-  private readonly processes = new Set<RunningProcess>();
+  private readonly processes = new Set<SandboxProcess>();
   private closed = false;
 
   constructor(readonly cfg: GuestConfig, private readonly env: GuestEnvironment) {}
@@ -104,25 +104,27 @@ export class Guest {
    * its sshd is down or faulty). Output is collected; the caller decides what to do with it. */
   async consoleExec(command: string, stdin?: Buffer): Promise<{ exitCode: number | null; signal: string | null; stdout: Buffer; stderr: Buffer }> {
     const root = lookupUser(this.cfg.dir, 'root') ?? { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh', groups: [0] };
-    const proc = spawnInSandbox({
-      guestDir: this.cfg.dir,
-      newRoot: this.env.newRoot,
-      masks: this.env.masks,
-      hostname: this.cfg.name,
-      user: { ...root, shell: '/bin/sh' },
-      env: {},
-      argv: ['/bin/sh', '-c', command],
-    });
-    this.processes.add(proc);
+    const proc = await this.spawn({ ...root, shell: '/bin/sh' }, {}, ['/bin/sh', '-c', command]);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    proc.stdout!.on('data', (d: Buffer) => out.push(d));
-    proc.stderr!.on('data', (d: Buffer) => err.push(d));
-    proc.stdin!.on('error', () => {});
-    proc.stdin!.end(stdin ?? '');
-    const r = await proc;
+    proc.stdout.on('data', (d: Buffer) => out.push(d));
+    proc.stderr.on('data', (d: Buffer) => err.push(d));
+    proc.stdin.on('error', () => {});
+    proc.stdin.end(stdin ?? '');
+    const r = await proc.result;
     this.processes.delete(proc);
-    return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+    return { ...r, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+  }
+
+  /** Starts argv in this guest's sandbox as `user`; tracked until the guest closes. */
+  private async spawn(user: GuestUser, env: Record<string, string>, argv: string[]): Promise<SandboxProcess> {
+    const proc = await this.env.spawner.spawn({
+      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv,
+    });
+    this.processes.add(proc);
+    void proc.result.then(() => this.processes.delete(proc));
+    if (this.closed) proc.kill('SIGKILL');
+    return proc;
   }
 
   private attackerPublicKeys(): Map<string, string> {
@@ -251,7 +253,7 @@ export class Guest {
 
   private onSession(session: Session, user: GuestUser, client: Connection): void {
     const env: Record<string, string> = {};
-    let running: RunningProcess | undefined;
+    let running: SandboxProcess | undefined;
     session.on('env', (accept, reject, info) => {
       if (ACCEPT_ENV.test(info.key)) {
         env[info.key] = info.val;
@@ -282,41 +284,47 @@ export class Guest {
     env: Record<string, string>,
     client: Connection,
     counted: boolean,
-    onStart: (p: RunningProcess) => void,
+    onStart: (p: SandboxProcess) => void,
   ): Promise<void> {
     let channelClosed = false;
-    channel.once('close', () => (channelClosed = true));
+    const closed = new Promise<void>((resolve) => channel.once('close', () => resolve(void (channelClosed = true))));
     channel.on('error', () => {});
     const slow = this.faults.get('slow');
     if (slow) await delay(slow.ms);
     const release = counted ? await this.env.hostModel.acquire() : () => {};
     if (channelClosed || this.closed) return release();
-    const proc = spawnInSandbox({
-      guestDir: this.cfg.dir,
-      newRoot: this.env.newRoot,
-      masks: this.env.masks,
-      hostname: this.cfg.name,
-      user,
-      env: { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` },
-      argv,
-    });
-    this.processes.add(proc);
+    let proc: SandboxProcess;
+    try {
+      proc = await this.spawn(user, { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` }, argv);
+    } catch (err) {
+      release();
+      if (channelClosed) return;
+      channel.stderr.write(`${(err as Error).message}\n`);
+      channel.exit(255);
+      channel.end();
+      return;
+    }
     onStart(proc);
     const drop = this.faults.get('drop');
     const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: net.Socket })._sock?.destroy(), drop.ms) : undefined;
-    proc.stdin!.on('error', () => {});
-    channel.pipe(proc.stdin!);
-    const stdout = this.faults.has('mitm') ? proc.stdout!.pipe(swapPublicKeys(this.attackerPublicKeys())) : proc.stdout!;
+    proc.stdin.on('error', () => {});
+    channel.pipe(proc.stdin);
+    const stdout = this.faults.has('mitm') ? proc.stdout.pipe(swapPublicKeys(this.attackerPublicKeys())) : proc.stdout;
     stdout.pipe(channel, { end: false });
-    proc.stderr!.pipe(channel.stderr, { end: false });
-    const outputDone = Promise.all([once(stdout), once(proc.stderr!)]);
-    const kill = () => proc.kill('SIGKILL'); // the launcher's death takes the guest's whole process tree
-    channel.once('close', kill);
-    const result = await proc;
-    await outputDone;
+    proc.stderr.pipe(channel.stderr, { end: false });
+    const outputDone = once(stdout);
+    // Nobody is left to read: the launcher's death takes the guest's whole process tree, and what it
+    // still writes is drained so that its pipes can end.
+    const abandon = () => {
+      proc.kill('SIGKILL');
+      for (const s of [proc.stdout, proc.stderr]) s.unpipe().resume();
+    };
+    if (channelClosed) abandon();
+    else channel.once('close', abandon);
+    const result = await proc.result;
+    await Promise.race([outputDone, closed]);
     clearTimeout(dropTimer);
-    channel.off('close', kill);
-    this.processes.delete(proc);
+    channel.off('close', abandon);
     release();
     if (channelClosed) return;
     if (result.signal) channel.exit(result.signal.replace(/^SIG/, ''), false, '');
@@ -392,7 +400,7 @@ export class Guest {
     await this.applyListening();
     for (const srv of [this.control, this.statusSocket]) if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
     this.control = this.statusSocket = undefined;
-    await Promise.allSettled([...this.processes]);
+    await Promise.allSettled([...this.processes].map((p) => p.result));
   }
 }
 

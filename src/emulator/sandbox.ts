@@ -1,7 +1,13 @@
-// Starts a process inside one guest's sandbox (the compiled fleet-sandbox launcher) through execa.
-import { existsSync } from 'node:fs';
+// Starts processes inside guests' sandboxes. The compiled fleet-sandbox launcher does the sandboxing;
+// one long-lived `fleet-sandbox --spawner` process (started through execa) forks a launcher per
+// command, so the emulator itself never forks: forking a Node process of ~100 MiB cost the event loop
+// about 3 ms per guest command, which capped every fleet-wide operation. Protocol: fleet-sandbox.c.
+import { constants as fsc, existsSync, openSync } from 'node:fs';
+import net from 'node:net';
+import { constants as osc } from 'node:os';
+import { Writable, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { execa, type Options, type ResultPromise } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { FleetError } from '../core/index.js';
 import { SHARED_ETC } from './golden.js';
 import type { GuestUser } from './guest-fs.js';
@@ -37,21 +43,33 @@ export interface SandboxRequest {
   argv: string[];
 }
 
-/** Spawns argv in the guest's sandbox as the login user; stdio are pipes the caller wires up. */
-const SPAWN_OPTIONS = {
-  stdin: 'pipe',
-  stdout: 'pipe',
-  stderr: 'pipe',
-  buffer: false,
-  reject: false,
-  extendEnv: false,
-  env: {},
-  stripFinalNewline: false,
-} as const satisfies Options;
+export interface SandboxExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
 
-export type SandboxProcess = ResultPromise<typeof SPAWN_OPTIONS>;
+/** A command running in a sandbox. stdin/stdout/stderr are the emulator's ends of plain pipes (the
+ * command sees pipes, as under OpenSSH's sshd). `result` settles once the command has ended and its
+ * stdout and stderr have been read to their end. */
+export interface SandboxProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly result: Promise<SandboxExit>;
+  kill(signal: NodeJS.Signals): void;
+}
 
-export function spawnInSandbox(req: SandboxRequest): SandboxProcess {
+interface Job {
+  id: number;
+  started: (p: SandboxProcess) => void;
+  failed: (e: Error) => void;
+  exited?: (status: number) => void;
+}
+
+type SpawnerProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'inherit'; buffer: false; reject: false }>;
+
+/** The argument list of one launcher run (everything after the program name). */
+function launcherArgs(req: SandboxRequest): string[] {
   const { user } = req;
   const env: Record<string, string> = {
     PATH: user.uid === 0 ? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' : '/usr/local/sbin:/usr/local/bin:/usr/bin:/bin',
@@ -61,7 +79,7 @@ export function spawnInSandbox(req: SandboxRequest): SandboxProcess {
     SHELL: user.shell,
     ...req.env,
   };
-  const args = [
+  return [
     '--guest', req.guestDir,
     '--newroot', req.newRoot,
     '--hostname', req.hostname,
@@ -76,5 +94,161 @@ export function spawnInSandbox(req: SandboxRequest): SandboxProcess {
     '--',
     ...req.argv,
   ];
-  return execa(SANDBOX_BIN, args, SPAWN_OPTIONS);
+}
+
+function decodeWaitStatus(status: number): SandboxExit {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(osc.signals).find(([, n]) => n === sig)?.[0] as NodeJS.Signals | undefined;
+  return { exitCode: null, signal: name ?? 'SIGKILL' };
+}
+
+/** Opens the emulator's end of a job's pipe, held by the spawner as its fd `n`. */
+function openPipeEnd(spawnerPid: number, n: number, write: boolean): net.Socket | undefined {
+  try {
+    const fd = openSync(`/proc/${spawnerPid}/fd/${n}`, (write ? fsc.O_WRONLY : fsc.O_RDONLY) | fsc.O_NONBLOCK);
+    return new net.Socket({ fd, readable: !write, writable: write });
+  } catch (err) {
+    // ENXIO: nobody reads the command's stdin any more (it has already exited or closed it).
+    if (write && (err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+    throw err;
+  }
+}
+
+/** Everything written to a command that no longer reads its stdin goes nowhere, as into a closed pipe. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done() });
+}
+
+export class SandboxSpawner {
+  private proc?: SpawnerProcess;
+  private spawnerPid = 0;
+  private ready?: Promise<void>;
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+  private pending = '';
+  private closing = false;
+
+  /** PID of the spawner process while one runs. */
+  get pid(): number | undefined {
+    return this.proc ? this.spawnerPid : undefined;
+  }
+
+  /** Starts the spawner process (again, if it died); resolves when it is ready. */
+  start(): Promise<void> {
+    if (this.ready) return this.ready;
+    const proc: SpawnerProcess = execa(SANDBOX_BIN, ['--spawner'], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false });
+    this.proc = proc;
+    this.ready = new Promise<void>((resolve, reject) => {
+      proc.stdout.setEncoding('latin1');
+      proc.stdout.on('data', (chunk: string) => {
+        this.pending += chunk;
+        let nl: number;
+        while ((nl = this.pending.indexOf('\n')) >= 0) {
+          const line = this.pending.slice(0, nl);
+          this.pending = this.pending.slice(nl + 1);
+          if (line.startsWith('ready ')) {
+            this.spawnerPid = Number(line.slice(6));
+            resolve();
+          } else this.onMessage(line);
+        }
+      });
+      proc.stdin.on('error', () => {});
+      void proc.then((r) => {
+        const why = r.signal ?? `exit code ${r.exitCode}`;
+        reject(new FleetError(`the emulator's sandbox spawner (${SANDBOX_BIN} --spawner) ended (${why}) before it was ready`));
+        this.onSpawnerGone(why);
+      });
+    });
+    return this.ready;
+  }
+
+  private onSpawnerGone(why: string): void {
+    this.proc = undefined;
+    this.ready = undefined;
+    this.pending = '';
+    if (!this.closing) console.error(`emulator: the sandbox spawner ended (${why}); its commands were killed, the next one starts a new spawner`);
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    // Its jobs died with it (PDEATHSIG): report them as killed.
+    for (const j of jobs) {
+      if (j.exited) j.exited(osc.signals.SIGKILL);
+      else j.failed(new FleetError(`sandbox spawner ended (${why}) before the command started`));
+    }
+  }
+
+  private onMessage(line: string): void {
+    const [kind, idText, ...rest] = line.split(' ');
+    const job = this.jobs.get(Number(idText));
+    if (!job) return;
+    if (kind === 'P') {
+      const [fin, fout, ferr] = rest.slice(1).map(Number) as [number, number, number];
+      try {
+        const stdout = openPipeEnd(this.spawnerPid, fout, false)!;
+        const stderr = openPipeEnd(this.spawnerPid, ferr, false)!;
+        const stdin = openPipeEnd(this.spawnerPid, fin, true);
+        this.send(`O ${job.id}\n`);
+        job.started(this.running(job, stdin ?? discard(), stdout, stderr));
+      } catch (err) {
+        this.send(`O ${job.id}\nK ${job.id} ${osc.signals.SIGKILL}\n`);
+        job.failed(new FleetError(`cannot open the pipes of a sandboxed command: ${(err as Error).message}`));
+      }
+    } else if (kind === 'X') {
+      this.jobs.delete(job.id);
+      job.exited?.(Number(rest[0]));
+    } else if (kind === 'F') {
+      this.jobs.delete(job.id);
+      const code = Object.entries(osc.errno).find(([, n]) => n === Number(rest[0]))?.[0] ?? `errno ${rest[0]}`;
+      job.failed(new FleetError(`cannot start a sandboxed command: ${code}`));
+    }
+  }
+
+  private running(job: Job, stdin: Writable, stdout: net.Socket, stderr: net.Socket): SandboxProcess {
+    const drained = (s: Readable) => new Promise<void>((resolve) => {
+      s.once('end', resolve);
+      s.once('close', resolve);
+    });
+    const exited = new Promise<SandboxExit>((resolve) => (job.exited = (status) => {
+      // As Node's child_process does: output nobody reads is drained, so that the streams can end.
+      for (const s of [stdout, stderr]) if (s.listenerCount('data') === 0) s.resume();
+      resolve(decodeWaitStatus(status));
+    }));
+    const result = Promise.all([exited, drained(stdout), drained(stderr)]).then(([exit]) => {
+      stdin.destroy(); // the command is gone; a client that never sent EOF must not keep the pipe open
+      return exit;
+    });
+    stdout.on('error', () => {});
+    stderr.on('error', () => {});
+    return {
+      stdin, stdout, stderr, result,
+      kill: (signal) => {
+        if (this.jobs.has(job.id)) this.send(`K ${job.id} ${osc.signals[signal]}\n`);
+      },
+    };
+  }
+
+  private send(text: string | Buffer): void {
+    this.proc?.stdin.write(text);
+  }
+
+  /** Starts argv in the guest's sandbox as the login user. */
+  async spawn(req: SandboxRequest): Promise<SandboxProcess> {
+    if (this.closing) throw new FleetError('the emulator is stopping');
+    await this.start();
+    const id = this.nextId++;
+    const payload = Buffer.from(launcherArgs(req).map((a) => `${a}\0`).join(''));
+    return new Promise<SandboxProcess>((started, failed) => {
+      this.jobs.set(id, { id, started, failed });
+      this.send(Buffer.concat([Buffer.from(`R ${id} ${payload.length}\n`), payload]));
+    });
+  }
+
+  /** Stops the spawner: commands still running are killed. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const proc = this.proc;
+    if (!proc) return;
+    proc.stdin.end();
+    await proc;
+  }
 }

@@ -51,6 +51,15 @@ export function describeExecContract(engine: string, getEngine: () => ExecEngine
       expect((await S().exec('wc -c', { stdin: big })).stdout.trim()).toBe(String(big.length));
     });
 
+    it('gives the command pipes as stdin, stdout and stderr, and no other open descriptor', async () => {
+      // OpenSSH's sshd on Linux hands a session without a pty three pipes; `cat /dev/stdin` depends on it
+      // (a socket cannot be reopened through /proc/self/fd).
+      const r = await S().exec('for n in 0 1 2; do stat -L -c "$n %F" /proc/self/fd/$n; done; ls /proc/self/fd | sort -n | tr "\\n" " "; cat /dev/stdin', { stdin: 'via /dev/stdin\n' });
+      expect(r.stderr).toBe('');
+      // `ls` itself holds one more descriptor: the directory it lists.
+      expect(r.stdout).toBe('0 fifo\n1 fifo\n2 fifo\n0 1 2 3 via /dev/stdin\n');
+    });
+
     it('delivers large output whole', async () => {
       const r = await S().exec('head -c 5000000 /dev/zero | tr "\\0" a');
       expect(r.code).toBe(0);

@@ -1,7 +1,8 @@
 /*
  * fleet-sandbox: runs one emulated guest's command in a private sandbox.
  *
- * The emulator (running as root) starts this for every exec/sftp session. It makes new mount, UTS,
+ * The emulator (running as root) has this run for every exec/sftp session, forked by its spawner
+ * (spawner mode, at the end of this file) so that it never forks itself. It makes new mount, UTS,
  * PID and IPC namespaces; the machine's root appears read-only, the guest's own directories appear
  * read-write at /etc, /root, /home, /var, /tmp and /run, the emulator's state directory (other
  * guests, the client key) is hidden, /dev is a minimal private one and /proc belongs to the new PID
@@ -24,13 +25,17 @@
 #include <grp.h>
 #include <libgen.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -223,6 +228,11 @@ static void forward(int sig) {
 
 static void become_user_and_exec(const struct opts *o) {
   drop_dangerous_caps();
+  /* The session's pipes belong to the login user, as under sshd (so `cat /dev/stdin` may reopen them). */
+  for (int fd = 0; fd < 3; fd++) {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fchown(fd, o->uid, o->gid) != 0) die("chown stdio");
+  }
   if (setgroups(o->ngroups, o->groups) != 0) die("setgroups");
   if (setresgid(o->gid, o->gid, o->gid) != 0) die("setgid");
   if (setresuid(o->uid, o->uid, o->uid) != 0) die("setuid");
@@ -298,8 +308,7 @@ static int guestctl_main(int argc, char **argv) {
   return code;
 }
 
-int main(int argc, char **argv) {
-  if (strcmp(basename(argv[0]), "fleet-guestctl") == 0) return guestctl_main(argc, argv);
+static int sandbox_main(int argc, char **argv) {
   struct opts o;
   parse(argc, argv, &o);
   int pipefd[2];
@@ -345,4 +354,219 @@ int main(int argc, char **argv) {
   }
   if (buf[0] == 'E') return atoi(buf + 1);
   return 125; /* the sandbox itself failed before the command ran; its message is on stderr */
+}
+
+/*
+ * Spawner mode (`fleet-sandbox --spawner`): one long-lived process that forks sandboxes for the
+ * emulator, so the emulator (a large Node process) never forks itself: a fork of this small process
+ * costs a fraction of a millisecond, off the emulator's event loop. It talks over its stdin/stdout:
+ *
+ *   in:  R <id> <len>\n<len bytes: sandbox arguments, each ended by NUL>   start a sandbox
+ *        O <id>\n                     the emulator has opened its ends of the job's pipes
+ *        K <id> <signal>\n            send a signal to the job
+ *   out: P <id> <pid> <in> <out> <err>\n   started; our fds holding the emulator's pipe ends, which it
+ *                                          opens through /proc/<our pid>/fd/<n> (then sends O)
+ *        X <id> <wait status>\n       the job ended
+ *        F <id> <errno>\n             could not start it
+ *
+ * The job gets plain pipes as stdin/stdout/stderr, as under OpenSSH's sshd. When stdin closes (the
+ * emulator is gone), every job is killed and the spawner exits; each job also dies with the spawner
+ * (PDEATHSIG), and the spawner with the emulator.
+ */
+
+struct job {
+  long long id;
+  pid_t pid; /* 0 once reaped */
+  int fds[3]; /* our copies of the emulator's ends: stdin write, stdout read, stderr read */
+};
+static struct job *jobs;
+static size_t njobs, capjobs;
+
+static struct job *find_job(long long id) {
+  for (size_t i = 0; i < njobs; i++)
+    if (jobs[i].id == id) return &jobs[i];
+  return NULL;
+}
+
+static void close_job_fds(struct job *j) {
+  for (int k = 0; k < 3; k++)
+    if (j->fds[k] >= 0) close(j->fds[k]), j->fds[k] = -1;
+}
+
+static void drop_job_if_done(struct job *j) {
+  if (j->pid != 0 || j->fds[0] >= 0 || j->fds[1] >= 0 || j->fds[2] >= 0) return;
+  *j = jobs[--njobs];
+}
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...) {
+  char line[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  for (int off = 0; off < n;) {
+    ssize_t w = write(1, line + off, (size_t)(n - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) _exit(0); /* the emulator is gone; PDEATHSIG takes the jobs */
+    off += (int)w;
+  }
+}
+
+static void close_from(int lowest) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
+  struct rlimit rl;
+  int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
+  for (int fd = lowest; fd < max; fd++) close(fd);
+}
+
+static void start_job(long long id, char *payload, size_t len) {
+  char *args[4 * MAX_LIST + 64];
+  int argc = 0;
+  args[argc++] = "fleet-sandbox";
+  for (size_t off = 0; off < len && argc < (int)(sizeof args / sizeof args[0]) - 1;) {
+    args[argc++] = payload + off;
+    off += strlen(payload + off) + 1;
+  }
+  args[argc] = NULL;
+  if (len == 0 || payload[len - 1] != '\0') {
+    reply("F %lld %d\n", id, EINVAL);
+    return;
+  }
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) != 0) goto fail;
+  if (pipe2(out, O_CLOEXEC) != 0) goto fail_in;
+  if (pipe2(err, O_CLOEXEC) != 0) goto fail_out;
+  pid_t pid = fork();
+  if (pid < 0) goto fail_err;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) _exit(125);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(125);
+    close_from(3);
+    _exit(sandbox_main(argc, args));
+  }
+  close(in[0]), close(out[1]), close(err[1]);
+  if (njobs == capjobs) {
+    capjobs = capjobs ? 2 * capjobs : 64;
+    jobs = realloc(jobs, capjobs * sizeof *jobs);
+    if (!jobs) die("realloc");
+  }
+  jobs[njobs++] = (struct job){.id = id, .pid = pid, .fds = {in[1], out[0], err[0]}};
+  reply("P %lld %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0]);
+  return;
+fail_err:
+  close(err[0]), close(err[1]);
+fail_out:
+  close(out[0]), close(out[1]);
+fail_in:
+  close(in[0]), close(in[1]);
+fail:
+  reply("F %lld %d\n", id, errno);
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (size_t i = 0; i < njobs; i++) {
+      if (jobs[i].pid != pid) continue;
+      jobs[i].pid = 0;
+      reply("X %lld %d\n", jobs[i].id, status);
+      drop_job_if_done(&jobs[i]);
+      break;
+    }
+  }
+}
+
+/* Handles every complete message at the start of buf; returns how many bytes it consumed. */
+static size_t handle_messages(char *buf, size_t have) {
+  size_t used = 0;
+  for (;;) {
+    char *start = buf + used, *nl = memchr(start, '\n', have - used);
+    if (!nl) return used;
+    size_t header = (size_t)(nl - start) + 1;
+    char kind = start[0];
+    long long id = 0;
+    if (kind == 'R') {
+      unsigned long len = 0;
+      if (sscanf(start, "R %lld %lu", &id, &len) != 2 || len > (1UL << 20)) {
+        fprintf(stderr, "fleet-sandbox --spawner: bad request header\n");
+        _exit(2);
+      }
+      if (have - used - header < len) return used; /* payload not all here yet */
+      start_job(id, start + header, len);
+      used += header + len;
+      continue;
+    }
+    int sig = 0;
+    if (kind == 'O' && sscanf(start, "O %lld", &id) == 1) {
+      struct job *j = find_job(id);
+      if (j) close_job_fds(j), drop_job_if_done(j);
+    } else if (kind == 'K' && sscanf(start, "K %lld %d", &id, &sig) == 2) {
+      struct job *j = find_job(id);
+      if (j && j->pid > 0) kill(j->pid, sig);
+    } else {
+      fprintf(stderr, "fleet-sandbox --spawner: unknown message '%.*s'\n", (int)header - 1, start);
+      _exit(2);
+    }
+    used += header;
+  }
+}
+
+static int spawner_main(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+  struct rlimit rl; /* three pipe ends per job until the emulator opens its own */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) rl.rlim_cur = rl.rlim_max, setrlimit(RLIMIT_NOFILE, &rl);
+  size_t cap = 1 << 16, have = 0;
+  char *buf = malloc(cap);
+  if (!buf) die("malloc");
+  reply("ready %d\n", (int)getpid());
+  for (;;) {
+    struct pollfd p[2] = {{.fd = 0, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (p[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      reap();
+    }
+    if (!p[0].revents) continue;
+    if (cap - have < 4096) {
+      cap *= 2;
+      if (!(buf = realloc(buf, cap))) die("realloc");
+    }
+    ssize_t r = read(0, buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break; /* the emulator closed us: stop everything */
+    have += (size_t)r;
+    size_t used = handle_messages(buf, have);
+    memmove(buf, buf + used, have - used);
+    have -= used;
+  }
+  for (size_t i = 0; i < njobs; i++)
+    if (jobs[i].pid > 0) kill(jobs[i].pid, SIGKILL);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (strcmp(basename(argv[0]), "fleet-guestctl") == 0) return guestctl_main(argc, argv);
+  if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return spawner_main();
+  return sandbox_main(argc, argv);
 }
