@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { FleetError, UsageError } from '../core/index.js';
+import { useKeyObjects } from '../ssh/index.js';
 import { parseFault, type FaultKind, type GuestRef } from './faults.js';
 import { ADMIN_USER, cloneGuest, createGoldenImage, snapshotGolden, type GoldenSnapshot } from './golden.js';
 import { Guest, type GuestStatus } from './guest.js';
@@ -111,6 +112,7 @@ export class Emulator {
   static async start(opts: EmulatorOptions): Promise<Emulator> {
     const t0 = performance.now();
     checkSandboxBuilt();
+    useKeyObjects(); // host key signatures and login verifications: one key parse each, not one per connection
     if (!Number.isInteger(opts.guests) || opts.guests < 1) throw new UsageError(`--guests must be a positive integer, got ${opts.guests}`);
     const state = resolve(opts.state);
     const subnet = opts.subnet ?? DEFAULT_SUBNET;

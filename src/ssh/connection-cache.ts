@@ -1,10 +1,10 @@
 // What a fan-out over hundreds of hosts would otherwise redo per connection: the known_hosts lines
 // that can concern a host, and the parsed client key. Internal to connection.ts.
-import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { hashedNameMatcher } from './connection-hashed.js';
 import { hostKeyName, type KnownHosts, type KnownHostsLine } from './known-hosts.js';
+import { useKeyObjects } from './key-objects.js';
 
 /**
  * A fan-out verifies hundreds of hosts against one file: scanning every line per host is quadratic
@@ -61,28 +61,17 @@ export function pinsOf(kh: KnownHosts, host: string, port: number): KnownHosts {
 }
 
 /**
- * A client key parsed once per run, not once per connection. Signing with a KeyObject instead of
- * ssh2's PEM text saves OpenSSL a PEM parse per signature (0.33 ms to 0.03 ms for ed25519).
+ * A client key parsed once per run, not once per connection; it signs through a KeyObject
+ * (key-objects.ts), not ssh2's PEM text.
  */
 const authKeys = new WeakMap<Buffer, ParsedKey>();
 export function authKey(privateKey: Buffer): ParsedKey {
   const cached = authKeys.get(privateKey);
   if (cached) return cached;
+  useKeyObjects();
   const parsed = ssh2.utils.parseKey(privateKey);
   if (parsed instanceof Error) throw new Error(`cannot parse the private key: ${parsed.message}`);
   const key = Array.isArray(parsed) ? parsed[0]! : parsed;
-  const keyObject: KeyObject = createPrivateKey(key.getPrivatePEM());
-  const viaPem = key.sign.bind(key);
-  // ed25519 has no hash to choose; RSA is told its hash (rsa-sha2-256/512); anything else (ECDSA)
-  // keeps ssh2's own path.
-  key.sign = ((data: Buffer, algo?: string) => {
-    if (key.type !== 'ssh-ed25519' && !algo) return viaPem(data, algo);
-    try {
-      return cryptoSign(key.type === 'ssh-ed25519' ? null : algo!, data, keyObject);
-    } catch (err) {
-      return err as Error;
-    }
-  }) as ParsedKey['sign'];
   authKeys.set(privateKey, key);
   return key;
 }
