@@ -9,6 +9,9 @@
 //   node bench/fanout.mjs                 GUESTS=500 RUNS=5 FANOUT=64 ANSIBLE_COPY_RUNS=1 by default
 //   TOOLS=fleet,pssh node bench/fanout.mjs  only some tools
 //
+// Then, fleet alone: a first and a second (unchanged) push of files of SIZES MiB (default 1,4,16;
+// SIZES= to skip), RUNS times each, medians and their ratio.
+//
 // Peers missing from the machine are installed with apt-get (Debian: pssh pdsh clustershell
 // ansible-core) when running as root; otherwise their column says n/a.
 import { spawnSync } from 'node:child_process';
@@ -26,6 +29,7 @@ const ANSIBLE_COPY_RUNS = Number(process.env.ANSIBLE_COPY_RUNS ?? 1);
 const SUBNET = process.env.SUBNET ?? '127.108.0.0/16';
 const ONLY = process.env.TOOLS?.split(',');
 const BASE = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
+const SIZES = (process.env.SIZES ?? '1,4,16').split(',').filter(Boolean).map(Number);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const which = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
@@ -110,6 +114,26 @@ function main() {
     console.log(`|---|${names.map(() => '---').join('|')}|`);
     for (const op of ops) console.log(`| \`${op}\` | ${tools.map((t) => cell(op, t.name)).join(' | ')} |`);
     console.log(`\nfleet process peak RSS (${GUESTS} guests): ${(fleetRss / 1024).toFixed(0)} MiB`);
+    if (ONLY && !ONLY.includes('fleet')) SIZES.length = 0;
+    if (SIZES.length) console.log(`\nfleet push, first (file absent) and again (unchanged), medians of ${RUNS} runs:\n`);
+    if (SIZES.length) console.log('| size | first | again | first / again |\n|---|---|---|---|');
+    for (const mib of SIZES) {
+      const file = join(state, `payload-${mib}MiB`);
+      writeFileSync(file, Buffer.alloc(mib << 20, `fleet bench payload ${mib}\n`));
+      const [, , push] = fanoutCommands('fleet', { ...ctx, payload: file }, `bench-size-${mib}`);
+      const first = [];
+      const again = [];
+      for (let run = 0; run < RUNS; run++) {
+        for (const [list, label] of [[first, 'first'], [again, 'again']]) {
+          const r = timed(push.argv, push.env, false);
+          if (r.status !== 0) failures.push(`fleet push ${mib} MiB ${label} (run ${run + 1}): exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+          list.push(r.ms);
+        }
+        clearPushed(state);
+      }
+      rmSync(file);
+      console.log(`| ${mib} MiB | ${(median(first) / 1000).toFixed(2)} s | ${(median(again) / 1000).toFixed(2)} s | ${(median(first) / median(again)).toFixed(1)}x |`);
+    }
     if (failures.length) console.log(`\nFailures:\n${failures.map((f) => `- ${f}`).join('\n')}`);
   } finally {
     stop();
