@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { FleetError, UsageError } from '../core/index.js';
-import { useKeyObjects } from '../ssh/index.js';
+import { acquireLock, useKeyObjects, type FileLock } from '../ssh/index.js';
 import { parseFault, type FaultKind, type GuestRef } from './faults.js';
 import { ADMIN_USER, cloneGuest, createGoldenImage, snapshotGolden, type GoldenSnapshot } from './golden.js';
 import { Guest, type GuestStatus } from './guest.js';
@@ -80,6 +80,8 @@ export class Emulator {
   private startupMs = 0;
   private control?: net.Server;
   private readonly spawner = new SandboxSpawner();
+  /** Held while this emulator runs: one emulator per state directory. */
+  private lock?: FileLock;
 
   private constructor(
     readonly state: string,
@@ -120,6 +122,11 @@ export class Emulator {
     const addresses = guestAddresses(subnet, opts.guests);
     const emu = new Emulator(state, subnet, port, opts.hostCapacity ?? null, opts.seed ?? 'clonefleet');
     mkdirSync(join(state, 'guests'), { recursive: true });
+    try {
+      emu.lock = await acquireLock(join(state, 'emulator'), { timeoutMs: 0 });
+    } catch (err) {
+      throw new FleetError(`another emulator already uses the state directory ${state} (${(err as Error).message})`);
+    }
     mkdirSync(join(state, '.newroot'), { recursive: true });
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
     let golden: GoldenSnapshot | undefined;
@@ -233,5 +240,7 @@ export class Emulator {
     rmSync(join(this.state, 'emulator.sock'), { force: true });
     const pidFile = join(this.state, 'emulator.pid');
     if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile);
+    await this.lock?.release();
+    this.lock = undefined;
   }
 }

@@ -127,6 +127,21 @@ describe('an emulated fleet through the library API', () => {
     for (const i of [1, 2, 3]) expect((await runOn(fleet, i, 'hostname')).stdout).toBe(`guest00${i}\n`);
   });
 
+  it('refuses a second emulator on the same state directory, and the first keeps running', async () => {
+    const err = await Emulator.start({ guests: 2, state, subnet: '127.90.9.0/24' }).then(
+      async (e) => {
+        await e.stop();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FleetError);
+    expect((err as Error).message).toMatch(/another emulator already uses the state directory .*held by pid \d+/);
+    expect(await tcpRefused('127.90.9.1', 2222)).toBe(true);
+    const fleet = accessTo(emu!);
+    expect((await runOn(fleet, 1, 'hostname')).stdout).toBe('guest001\n');
+  });
+
   it('rejects a bad guest count before touching anything', async () => {
     const other = join(tmpdir(), `clonefleet-never-created-${process.pid}`);
     await expect(Emulator.start({ guests: 0, state: other, subnet: '127.90.0.0/16' })).rejects.toThrow(UsageError);
