@@ -111,7 +111,7 @@ export function cronEntries(host: string, files: readonly CronFile[]): { entries
     const report = validateCrontab(f.text, { systemFormat: isSystemFormat(f.path), file: f.path });
     for (const e of report.errors) problems.push({ host, file: f.path, line: e.line, message: stripWhere(e) });
     for (const e of report.entries) {
-      entries.push({ host, file: f.path, line: e.line, schedule: e.schedule, command: e.command });
+      entries.push({ host, file: f.path, line: e.line, schedule: e.schedule, command: e.command, ...(e.tz ? { tz: e.tz } : {}) });
     }
   }
   return { entries, problems };

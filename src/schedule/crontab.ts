@@ -14,6 +14,8 @@ export interface CrontabEntry {
   /** A leading "-" (ISC cron, SUSE's /etc/crontab): run without syslog logging. */
   noLog?: boolean;
   command: string;
+  /** The CRON_TZ in effect at this entry (an IANA zone): cron reads its schedule in that zone. */
+  tz?: string;
 }
 
 export type CrontabLine =
@@ -78,18 +80,35 @@ export function parseCrontabLine(text: string, format: CrontabFormat): CrontabLi
 /** Parses every line; collects one InputError per bad line rather than stopping at the first. */
 export function validateCrontab(text: string, opts: CrontabFormat & { file?: string }): CrontabReport {
   const report: CrontabReport = { entries: [], variables: {}, errors: [] };
+  // cronie reads each entry's schedule in the CRON_TZ set above it (none: the system's zone).
+  let tz: string | undefined;
   splitLines(text).forEach((lineText, i) => {
     const parsed = parseCrontabLine(lineText, opts);
     if ('error' in parsed) {
       report.errors.push(new InputError(parsed.error, { file: opts.file, line: i + 1 }));
     } else if (parsed.kind === 'variable') {
       report.variables[parsed.name] = parsed.value;
+      if (parsed.name !== 'CRON_TZ') return;
+      if (parsed.value !== '' && !isTimeZone(parsed.value)) {
+        report.errors.push(new InputError(`CRON_TZ=${parsed.value}: unknown time zone (expected an IANA name such as Europe/Berlin)`, { file: opts.file, line: i + 1 }));
+      }
+      tz = parsed.value === '' ? undefined : parsed.value;
     } else if (parsed.kind === 'entry') {
       const { kind: _kind, ...entry } = parsed;
-      report.entries.push({ line: i + 1, ...entry });
+      report.entries.push({ line: i + 1, ...entry, ...(tz ? { tz } : {}) });
     }
   });
   return report;
+}
+
+/** Whether `name` is a time zone this machine knows (IANA names, as cron's tzdata). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Lines of a text file; a final newline does not start another line. */

@@ -3,6 +3,7 @@
 //
 // The job's block lives in one place (/etc/crontab or /etc/cron.d/fleet-<job>); a block left in the
 // other place after switching with --cron-d would run the job twice, so it is removed in the same go.
+import { InputError } from '../core/errors.js';
 import { applyManagedBlock, previousSlot, readManagedBlock, slotStamp } from './block.js';
 import { validateCrontab } from './crontab.js';
 import { jobPath, type CronJob, type GuestSlot, type PreviousJob } from './job.js';
@@ -92,12 +93,29 @@ export function guestEdits(job: CronJob, files: ReadonlyMap<string, string>, g: 
     const after = applyManagedBlock(before ?? '', job.job, blockLines(job, g), { file: own }).text;
     edits.push({ path: own, before, after, changed: before !== after });
   }
+  refuseForeignZone(edits[0]!.after, job.job, own);
   const otherText = files.get(other);
   if (otherText !== undefined && readManagedBlock(otherText, job.job, { file: other })) {
     const after = applyManagedBlock(otherText, job.job, [], { file: other }).text;
     edits.push({ path: other, before: otherText, after, changed: true });
   }
   return note ? { edits, note } : { edits };
+}
+
+/**
+ * The block's times are the guest's own wall-clock times: under a CRON_TZ set above it, cron would
+ * read them in that zone and the spread would land hours off. Refused, naming the line to move.
+ */
+function refuseForeignZone(text: string, job: string, file: string): void {
+  const block = readManagedBlock(text, job, { file });
+  if (!block) return;
+  const zoned = validateCrontab(text, { systemFormat: true, file }).entries.find((e) => e.tz && e.line > block.begin && e.line < block.end);
+  if (!zoned) return;
+  throw new InputError(
+    `CRON_TZ=${zoned.tz} is in effect at the fleet:${job} block (lines ${block.begin}-${block.end}): cron would read its times ` +
+      'in that zone, not the guest\'s; move the CRON_TZ line below the block, or use --cron-d',
+    { file, line: block.begin },
+  );
 }
 
 /** Every edit's result must parse the way cron will read it: the last check before anything is written. */

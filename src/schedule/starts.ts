@@ -4,6 +4,7 @@
 // forward the skipped hour's buckets stay empty (cron-parser moves those runs as cron does); on a day
 // that falls back both passes of the repeated hour land in the same buckets, which overstates that
 // hour rather than hiding a storm. @reboot entries have no time of day and are listed as skipped.
+// An entry under a CRON_TZ runs at its schedule's times in that zone, counted in `tz`'s minutes.
 import { CronDate, CronExpressionParser } from 'cron-parser';
 import { InputError } from '../core/errors.js';
 import { checkSchedule } from './cronsyntax.js';
@@ -16,6 +17,8 @@ export interface StartEntry {
   /** Five fields or a nickname, as in the crontab. */
   schedule: string;
   command: string;
+  /** The entry's CRON_TZ, when its crontab sets one: the zone its schedule is read in. */
+  tz?: string;
 }
 
 export interface PeakCause {
@@ -68,10 +71,11 @@ export function expandEntries(
       skipped.push(entry);
       continue;
     }
-    let minutes = minutesOf.get(checked.fields);
+    const key = `${entry.tz ?? tz}\n${checked.fields}`;
+    let minutes = minutesOf.get(key);
     if (!minutes) {
-      minutes = expandDay(checked.fields, from, to, tz);
-      minutesOf.set(checked.fields, minutes);
+      minutes = expandDay(checked.fields, from, to, entry.tz ?? tz, tz);
+      minutesOf.set(key, minutes);
     }
     timed.push({ entry, minutes });
   }
@@ -119,14 +123,16 @@ export function nextDay(day: Date, tz = 'UTC'): Date {
   return new Date(dayBounds(day, tz).to + 12 * 3_600_000);
 }
 
-function expandDay(fields: string, from: number, to: number, tz: string): number[] {
+/** The wall-clock minutes in `tz` at which `fields`, read in `scheduleTz`, starts within [from, to). */
+function expandDay(fields: string, from: number, to: number, scheduleTz: string, tz: string): number[] {
   // currentDate is exclusive, so start just before midnight to include a 00:00 run.
-  const it = CronExpressionParser.parse(fields, { currentDate: new Date(from - 1000), endDate: new Date(to - 1), tz });
+  const it = CronExpressionParser.parse(fields, { currentDate: new Date(from - 1000), endDate: new Date(to - 1), tz: scheduleTz });
   const minutes: number[] = [];
   while (it.hasNext()) {
     const at = it.next();
     if (at.getTime() >= to) break;
-    minutes.push(at.getHours() * 60 + at.getMinutes());
+    const local = scheduleTz === tz ? at : new CronDate(at.getTime(), tz);
+    minutes.push(local.getHours() * 60 + local.getMinutes());
   }
   return minutes;
 }

@@ -71,4 +71,11 @@ describe('validateCrontab', () => {
     expect(report.errors[5]!.message).toMatch(/"\/bin\/true" is not a user name/);
     expect(report.errors[7]!.message).toMatch(/neither a comment, a variable nor a cron entry|not cron syntax/);
   });
+
+  it('tags entries with the CRON_TZ above them, and names an unknown zone with its line', () => {
+    const text = '0 1 * * * root a\nCRON_TZ="Asia/Tokyo"\n0 2 * * * root b\nCRON_TZ=Mars/Olympus\n0 3 * * * root c\n';
+    const r = validateCrontab(text, { systemFormat: true, file: '/etc/crontab' });
+    expect(r.entries.map((e) => [e.command, e.tz])).toEqual([['a', undefined], ['b', 'Asia/Tokyo'], ['c', 'Mars/Olympus']]);
+    expect(r.errors.map((e) => e.message)).toEqual(['/etc/crontab:4: CRON_TZ=Mars/Olympus: unknown time zone (expected an IANA name such as Europe/Berlin)']);
+  });
 });

@@ -100,6 +100,19 @@ describe('guestEdits', () => {
     expect(bad('# BEGIN fleet:nightly\n')).toThrow(/^\/etc\/crontab:1: BEGIN fleet:nightly has no END$/);
     expect(bad('# ok\n# BEGIN fleet:nightly\n0 0 * * * root a\n', '/etc/cron.d/fleet-nightly')).toThrow(/^\/etc\/cron.d\/fleet-nightly:2: BEGIN/);
   });
+
+  it('refuses to put the block under a CRON_TZ, and accepts it once the CRON_TZ line is below', () => {
+    const zoned = `${SLES}CRON_TZ=Asia/Tokyo\n0 5 * * * root tokyo-job\n`;
+    expect(() => guestEdits(job(), files({ '/etc/crontab': zoned }), slot)).toThrow(InputError);
+    expect(() => guestEdits(job(), files({ '/etc/crontab': zoned }), slot)).toThrow(/^\/etc\/crontab:\d+: CRON_TZ=Asia\/Tokyo is in effect at the fleet:nightly block/);
+    // A block already in place, with the CRON_TZ after it, is fine: the block keeps the guest's zone.
+    const placed = applied(files({ '/etc/crontab': SLES }), guestEdits(job(), files({ '/etc/crontab': SLES }), slot).edits).get('/etc/crontab')!;
+    const below = `${placed}CRON_TZ=Asia/Tokyo\n0 5 * * * root tokyo-job\n`;
+    const { edits } = guestEdits(job(), files({ '/etc/crontab': below }), { ...slot, slot: 4, start: '23:48', cron: '48 23 * * *' });
+    expect(edits[0]!.after).toContain('48 23 * * * root run-parts /etc/cron.daily\n# END fleet:nightly\nCRON_TZ=Asia/Tokyo\n');
+    // With --cron-d the job has a file of its own, out of the crontab's CRON_TZ.
+    expect(guestEdits(job({ place: 'cron.d' }), files({ '/etc/crontab': zoned }), slot).edits[0]!.path).toBe('/etc/cron.d/fleet-nightly');
+  });
 });
 
 describe('a plan round-trips through guests', () => {

@@ -1,7 +1,7 @@
 // Day expansion: per-minute starts, peak attribution, time zones, and skipped @reboot entries.
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
-import { expandStarts, planSlots, replaceRunCrons, validateCrontab, type StartEntry } from '../../src/schedule/index.js';
+import { cronEntries, expandStarts, planSlots, replaceRunCrons, validateCrontab, type DayStarts, type StartEntry } from '../../src/schedule/index.js';
 import { prng, randomFleet } from './fleet.js';
 
 const SLES = 'MAILTO=root\n-*/15 * * * * root test -x /usr/lib/cron/run-crons && /usr/lib/cron/run-crons >/dev/null 2>&1\n';
@@ -69,5 +69,21 @@ describe('expandStarts', () => {
     const bad = () => expandStarts([{ host: 'g7', file: '/etc/cron.d/x', line: 9, schedule: '0 25 * * *', command: 'x' }], DAY);
     expect(bad).toThrow(InputError);
     expect(bad).toThrow(/^\/etc\/cron.d\/x:9: g7: schedule "0 25 \* \* \*"/);
+  });
+
+  it('reads an entry under CRON_TZ in that zone, and counts it in the analysis zone', () => {
+    const text = 'MAILTO=root\n0 9 * * * root morning\nCRON_TZ=America/New_York\n0 9 * * * root new-york-morning\nCRON_TZ=\n30 9 * * * root back\n';
+    const { entries, problems } = cronEntries('g1', [{ path: '/etc/crontab', text }]);
+    expect(problems).toEqual([]);
+    expect(entries.map((e) => e.tz)).toEqual([undefined, 'America/New_York', undefined]);
+    const startsOf = (day: DayStarts, minute: string) => day.counts[Number(minute.slice(0, 2)) * 60 + Number(minute.slice(3))];
+    // June: New York is UTC-4, so its 09:00 is 13:00 UTC; January: UTC-5, 14:00 UTC.
+    const june = expandStarts(entries, new Date('2024-06-01T12:00:00Z'), 'UTC');
+    expect([startsOf(june, '09:00'), startsOf(june, '13:00'), startsOf(june, '09:30')]).toEqual([1, 1, 1]);
+    const january = expandStarts(entries, new Date('2024-01-15T12:00:00Z'), 'UTC');
+    expect([startsOf(january, '13:00'), startsOf(january, '14:00')]).toEqual([0, 1]);
+    // Counted in Berlin's minutes (UTC+2 in June): 15:00.
+    const berlin = expandStarts(entries, new Date('2024-06-01T12:00:00Z'), 'Europe/Berlin');
+    expect(berlin.counts.flatMap((c, m) => (c ? [m] : []))).toEqual([9 * 60, 9 * 60 + 30, 15 * 60]);
   });
 });
