@@ -1,6 +1,6 @@
 // Reading a guest's own files from outside its sandbox, as its sshd would: users from its passwd and
 // group, authorized_keys of a user, and the host keys its sshd_config names.
-import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
@@ -26,6 +26,14 @@ export function hostPath(guestDir: string, guestPath: string): string | undefine
 
 const MAX_GUEST_FILE = 1 << 20;
 
+/** Guest directories are the emulator's own paths (no guest can change them): resolved once each. */
+const realGuestDirs = new Map<string, string>();
+function realGuestDir(guestDir: string): string {
+  let real = realGuestDirs.get(guestDir);
+  if (real === undefined) realGuestDirs.set(guestDir, (real = realpathSync(guestDir)));
+  return real;
+}
+
 /** Reads a guest file the way the guest's sshd would see it, refusing anything a symlink (or `..`)
  * takes outside the guest's own directories (a guest's root must not make the emulator read host
  * files, say the client's private key, as its host key), and anything but a regular file of sane
@@ -38,8 +46,9 @@ export function readGuest(guestDir: string, guestPath: string): string | undefin
     fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const st = fstatSync(fd);
     if (!st.isFile() || st.size > MAX_GUEST_FILE) return undefined;
-    // Checked on the open file itself, so nothing can swap a path component in between.
-    const rel = relative(realpathSync(guestDir), realpathSync(`/proc/self/fd/${fd}`));
+    // Checked on the open file itself, so nothing can swap a path component in between: the kernel
+    // names the file the descriptor holds, every symlink already resolved.
+    const rel = relative(realGuestDir(guestDir), readlinkSync(`/proc/self/fd/${fd}`));
     if (rel.startsWith('..') || isAbsolute(rel) || !GUEST_DIRS.includes(rel.split(sep)[0] as (typeof GUEST_DIRS)[number])) return undefined;
     return readFileSync(fd, 'utf8');
   } catch {
@@ -67,9 +76,22 @@ export function lookupUser(guestDir: string, name: string): GuestUser | undefine
   return { name, uid, gid, home: f[5] || '/', shell: f[6] || '/bin/sh', groups: [...groups] };
 }
 
+/** Parsed authorized_keys texts: clones share theirs, and every login would parse it twice. */
+const parsedAuthorizedKeys = new Map<string, ParsedKey[]>();
+const MAX_PARSED = 1000;
+
 /** Public keys a user's ~/.ssh/authorized_keys accepts (options before the key type are skipped). */
 export function authorizedKeys(guestDir: string, user: GuestUser): ParsedKey[] {
   const text = readGuest(guestDir, `${user.home}/.ssh/authorized_keys`) ?? '';
+  let keys = parsedAuthorizedKeys.get(text);
+  if (!keys) {
+    if (parsedAuthorizedKeys.size >= MAX_PARSED) parsedAuthorizedKeys.clear();
+    parsedAuthorizedKeys.set(text, (keys = parseAuthorizedKeys(text)));
+  }
+  return keys;
+}
+
+function parseAuthorizedKeys(text: string): ParsedKey[] {
   const keys: ParsedKey[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
