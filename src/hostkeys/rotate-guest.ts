@@ -3,7 +3,7 @@
 // (4) pin old and new together, (5) swap and restart sshd, (6) reconnect pinned to the new keys only,
 // (7) unpin the old keys and remove the backup. Each step is journaled before it happens; a failure
 // from step 2 on is undone by rollbackGuest.
-import { addPin, keyTypeOfBlob, lookup, PROBE_TYPE_NAMES, type KnownHosts, type ProbeType, type SshConnection } from '../ssh/index.js';
+import { addPin, keyTypeOfBlob, lookup, pinsOf, PROBE_TYPE_NAMES, type KnownHosts, type ProbeType, type SshConnection } from '../ssh/index.js';
 import {
   beginStep, classify, connectPinned, connectPinnedRetrying, endGuest, keysText, note, runAsRoot, scriptFailure, StepError,
   type GuestRotation, type RotateContext, type RotateTarget,
@@ -100,7 +100,7 @@ export function typePlan(scan: GuestScan, types: ProbeType[] | null): { keep: Pr
 /** Rotates one guest; never rejects. `known` is known_hosts as loaded for this run. */
 export async function rotateGuest(t: RotateTarget, ctx: RotateContext, scan: GuestScan, known: KnownHosts, attempt: number): Promise<GuestRotation> {
   const started = Date.now();
-  const oldKeys: KeyRef[] = lookup(known, t.address, t.port).pinned.map((p) => ({ keyType: p.keyType, key: p.key }));
+  const oldKeys: KeyRef[] = lookup(pinsOf(known, t.address, t.port), t.address, t.port).pinned.map((p) => ({ keyType: p.keyType, key: p.key }));
   const r: GuestRotation = { host: t.name, address: t.address, outcome: 'skipped', oldKeys, newKeys: [], warnings: [], durationMs: 0 };
   const done = (x: GuestRotation) => ({ ...x, durationMs: Date.now() - started });
   if (scan.status !== 'pinned') {

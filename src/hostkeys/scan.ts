@@ -1,7 +1,7 @@
 // `keys scan` as data: probe every selected guest's host keys, judge them against known_hosts, and
 // find clone groups (guests presenting the same key). Classification is pure; probing is the I/O.
 import { fanout } from '../executor/index.js';
-import { probeHostKeys, verify, type KnownHosts, type PresentedKey, type ProbeType } from '../ssh/index.js';
+import { pinsOf, probeHostKeys, verify, type KnownHosts, type PresentedKey, type ProbeType } from '../ssh/index.js';
 
 export interface ScanTarget {
   name: string;
@@ -42,7 +42,8 @@ export interface ScanOptions {
 
 /** Judges one guest's presented keys: revoked beats changed beats unknown; all ok is pinned. */
 export function pinStatus(kh: KnownHosts, t: ScanTarget, keys: PresentedKey[]): { status: PinStatus; verdicts: GuestScan['verdicts'] } {
-  const verdicts = keys.map((k) => verify(kh, t.address, t.port, k.keyType, k.key));
+  const own = pinsOf(kh, t.address, t.port); // this host's lines, not the whole file per key
+  const verdicts = keys.map((k) => verify(own, t.address, t.port, k.keyType, k.key));
   const status: PinStatus = verdicts.includes('revoked') ? 'revoked'
     : verdicts.includes('changed') ? 'changed'
       : verdicts.includes('unknown') ? (verdicts.includes('ok') ? 'changed' : 'unknown')

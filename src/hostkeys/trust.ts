@@ -1,6 +1,6 @@
 // `keys trust` as data: which guests to enrol (unknown), which changed keys could be replaced, which
 // are refused outright (revoked); then one locked known_hosts edit that re-checks before it writes.
-import { addPin, lookup, removePins, updateKnownHosts, verify, fingerprintSha256, type KnownHosts } from '../ssh/index.js';
+import { addPin, lookup, pinsOf, removePins, updateKnownHosts, verify, fingerprintSha256, type KnownHosts } from '../ssh/index.js';
 import type { GuestScan } from './scan.js';
 
 export interface TrustPlan {
@@ -17,7 +17,7 @@ export interface TrustPlan {
 
 /** `ssh-ed25519 SHA256:...` for each pin the file holds for a host. */
 export function pinnedFingerprints(kh: KnownHosts, address: string, port: number): string[] {
-  return lookup(kh, address, port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
+  return lookup(pinsOf(kh, address, port), address, port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
 }
 
 export function planTrust(scans: GuestScan[], kh: KnownHosts): TrustPlan {
@@ -52,7 +52,10 @@ export async function applyTrust(path: string, enrol: GuestScan[], replace: Gues
       for (const k of s.keys) if (addPin(kh, s.address, s.port, k.keyType, k.key, { hashed: o.hash })) result.keysAdded++;
       result.pinned.push(s.host);
     };
-    const now = (s: GuestScan) => s.keys.map((k) => verify(kh, s.address, s.port, k.keyType, k.key));
+    const now = (s: GuestScan) => {
+      const own = pinsOf(kh, s.address, s.port);
+      return s.keys.map((k) => verify(own, s.address, s.port, k.keyType, k.key));
+    };
     for (const s of enrol) {
       if (s.keys.length > 0 && now(s).every((v) => v === 'unknown')) pin(s);
       else result.skipped.push(s.host);

@@ -1,5 +1,6 @@
 // What a fan-out over hundreds of hosts would otherwise redo per connection: the known_hosts lines
-// that can concern a host, and the parsed client key. Internal to connection.ts.
+// that can concern a host, and the parsed client key. Used by connection.ts, and by anything that
+// checks many hosts against one known_hosts (pinsOf).
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { hashedNameMatcher } from './connection-hashed.js';
