@@ -2,29 +2,41 @@
 import { InputError } from '../core/errors.js';
 import { expandRanges } from './ranges.js';
 
-// The last run of digits is the one that varies: an IPv4 address's last octet, `web07`'s number.
-const LAST_DIGITS = /^(.*?)(\d+)(\D*)$/;
-
 /**
- * Fold names into a compact, comma-separated range expression. Names differing only in their last
- * digit run share one bracket; zero padding is kept (`01` and `1` are different names). Output is
- * sorted naturally and `expandFolded` gives back exactly the same set of names.
+ * Fold names into a compact, comma-separated range expression. Names differing in one run of digits
+ * share one bracket: for each name, the run along which most names vary (`web[001-120].dc1.example.org`
+ * varies in its first run, an IPv4 address in its last octet; on a tie, the last run). Zero padding
+ * is kept (`01` and `1` are different names). Output is sorted naturally and `expandFolded` gives
+ * back exactly the same set of names.
  */
 export function foldHosts(names: Iterable<string>): string {
   const families = new Map<string, { prefix: string; suffix: string; digits: Set<string> }>();
   const plain = new Set<string>();
-  for (const name of names) {
+  // Every way each name could vary: one key per digit run (runs too long for exact integer
+  // arithmetic are rare enough to stay as they are).
+  const choices = new Map<string, { key: string; prefix: string; suffix: string; digits: string }[]>();
+  const sizes = new Map<string, number>();
+  for (const name of new Set(names)) {
     if (/[[\],]/.test(name)) throw new InputError(`cannot fold host name '${name}': it contains '[', ']' or ','`);
-    const m = LAST_DIGITS.exec(name);
-    // Runs too long for exact integer arithmetic are rare enough to list as they are.
-    if (!m || m[2].length > 15) {
+    const options = [...name.matchAll(/\d+/g)]
+      .filter((m) => m[0].length <= 15)
+      .map((m) => {
+        const prefix = name.slice(0, m.index);
+        const suffix = name.slice(m.index! + m[0].length);
+        return { key: `${prefix}\0${suffix}`, prefix, suffix, digits: m[0] };
+      });
+    if (options.length === 0) {
       plain.add(name);
       continue;
     }
-    const key = `${m[1]}\0${m[3]}`;
-    const family = families.get(key) ?? { prefix: m[1], suffix: m[3], digits: new Set<string>() };
-    family.digits.add(m[2]);
-    families.set(key, family);
+    choices.set(name, options);
+    for (const o of options) sizes.set(o.key, (sizes.get(o.key) ?? 0) + 1);
+  }
+  for (const options of choices.values()) {
+    const best = options.reduce((a, b) => (sizes.get(b.key)! >= sizes.get(a.key)! ? b : a));
+    const family = families.get(best.key) ?? { prefix: best.prefix, suffix: best.suffix, digits: new Set<string>() };
+    family.digits.add(best.digits);
+    families.set(best.key, family);
   }
   const parts: Array<{ sortKey: string; text: string }> = [...plain].map((n) => ({ sortKey: n, text: n }));
   for (const { prefix, suffix, digits } of families.values()) {

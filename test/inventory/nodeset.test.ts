@@ -14,6 +14,19 @@ describe('foldHosts', () => {
     expect(foldHosts(['n007', 'n1000'])).toBe('n[007,1000]');
   });
 
+  it('folds along whichever run of digits the names vary in, not only the last', () => {
+    const names = [
+      ...Array.from({ length: 120 }, (_, i) => `web${String(i + 1).padStart(3, '0')}.dc1.example.org`),
+      ...Array.from({ length: 40 }, (_, i) => `web${i + 121}.dc2.example.org`),
+      'rack2-node07', 'rack2-node08', 'rack3-node07',
+    ];
+    const folded = foldHosts(names);
+    expect(folded).toBe('rack2-node[07-08],rack3-node07,web[001-120].dc1.example.org,web[121-160].dc2.example.org');
+    expect(expandFolded(folded).sort()).toEqual([...names].sort());
+    // Varying in two runs at once: one family per value of the other run, the larger axis folded.
+    expect(foldHosts(['r1n1', 'r1n2', 'r1n3', 'r2n1', 'r2n2', 'r2n3'])).toBe('r1n[1-3],r2n[1-3]');
+  });
+
   it('writes a lone name as itself and sorts naturally', () => {
     expect(foldHosts(['db1'])).toBe('db1');
     expect(foldHosts(['10.0.0.10', '10.0.0.9', 'alpha', '10.0.1.1', '10.0.0.8'])).toBe('10.0.0.[8-10],10.0.1.1,alpha');
