@@ -183,13 +183,18 @@ export class SandboxSpawner {
     if (!job) return;
     if (kind === 'P') {
       const [fin, fout, ferr] = rest.slice(1).map(Number) as [number, number, number];
+      const opened: net.Socket[] = [];
       try {
         const stdout = openPipeEnd(this.spawnerPid, fout, false)!;
+        opened.push(stdout);
         const stderr = openPipeEnd(this.spawnerPid, ferr, false)!;
+        opened.push(stderr);
         const stdin = openPipeEnd(this.spawnerPid, fin, true);
         this.send(`O ${job.id}\n`);
         job.started(this.running(job, stdin ?? discard(), stdout, stderr));
       } catch (err) {
+        // Out of descriptors, say: the command is killed and nothing of it stays open here.
+        for (const s of opened) s.destroy();
         this.send(`O ${job.id}\nK ${job.id} ${osc.signals.SIGKILL}\n`);
         job.failed(new FleetError(`cannot open the pipes of a sandboxed command: ${(err as Error).message}`));
       }
