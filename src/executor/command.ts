@@ -60,9 +60,10 @@ export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c
   }
 }
 
-export function runCommandOn(t: GuestTarget, command: string, o: SessionOptions & { sudo?: boolean }): Promise<HostResult> {
+/** `stdin`: the same bytes fed to every guest's command (then EOF); default: EOF at once. */
+export function runCommandOn(t: GuestTarget, command: string, o: SessionOptions & { sudo?: boolean; stdin?: Buffer }): Promise<HostResult> {
   return withConnection(t, o, async (conn, started) => {
-    const r = await conn.exec(o.sudo ? wrapSudo(command) : command, { timeoutMs: o.timeoutMs });
+    const r = await conn.exec(o.sudo ? wrapSudo(command) : command, { timeoutMs: o.timeoutMs, ...(o.stdin ? { stdin: o.stdin } : {}) });
     const base = { host: t.name, address: t.address, exitCode: r.exitCode, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString(), changed: true, durationMs: Date.now() - started };
     if (r.timedOut) return { ...base, status: 'timeout', error: `${t.name}: command still running after ${o.timeoutMs} ms; stopped` };
     if (r.exitCode === 0) return { ...base, status: 'ok' };

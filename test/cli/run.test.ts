@@ -2,9 +2,16 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readInput } from '../../src/cli/commands/run.js';
+import { UsageError } from '../../src/core/index.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { fleet, jsonLines } from './cli-harness.js';
+
+const BIN = fileURLToPath(new URL('../../bin/fleet', import.meta.url));
 
 let emu: Emulator;
 let dir: string;
@@ -37,6 +44,29 @@ describe('fleet run', () => {
     expect(summary.summary).toMatchObject({ ok: 1, total: 1 });
     const s = await fleet('run', ...sel(), 'guest002', '--sudo', '--json', '--', cmd + '; id -u');
     expect(jsonLines(s.out)[0].stdout).toBe(`it's|$HOME|a\nb|*|0\n`);
+  });
+
+  it('--stdin feeds the same local input to every guest: a local script run with sh -s, under sudo', async () => {
+    const script = 'echo "from a local script on $(hostname)"\nid -u\nprintf "%s\\n" "it\'s $HOME"\n';
+    const r = await execa(process.execPath, [BIN, 'run', ...sel(), 'guest[001-003]', '--stdin', '--sudo', '--json', '--', 'sh', '-s'], {
+      input: script, reject: false, timeout: 60_000,
+    });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const hosts = jsonLines(r.stdout).filter((x) => x.host);
+    expect(hosts.map((h) => h.stdout)).toEqual([1, 2, 3].map((i) => `from a local script on guest00${i}\n0\nit's /root\n`));
+    // Without --stdin a command reading stdin sees EOF at once, whatever fleet's own stdin holds.
+    const plain = await execa(process.execPath, [BIN, 'run', ...sel(), 'guest001', '--json', '--', 'wc -c'], { input: 'ignored', reject: false, timeout: 60_000 });
+    expect(jsonLines(plain.stdout)[0]!.stdout.trim()).toBe('0');
+  });
+
+  it('--stdin refuses a terminal and more input than it holds in memory', async () => {
+    const tty = Object.assign(Readable.from([Buffer.from('x')]), { isTTY: true }) as unknown as NodeJS.ReadStream;
+    await expect(readInput(tty)).rejects.toThrow(UsageError);
+    await expect(readInput(tty)).rejects.toThrow(/standard input is a terminal/);
+    const piped = Readable.from([Buffer.from('a'), Buffer.from('b')]) as unknown as NodeJS.ReadStream;
+    expect((await readInput(piped)).toString()).toBe('ab');
+    const huge = Readable.from((function* () { for (let i = 0; i < 65; i++) yield Buffer.alloc(1 << 20); })()) as unknown as NodeJS.ReadStream;
+    await expect(readInput(huge)).rejects.toThrow(/more than 64 MiB/);
   });
 
   it('reports failed guests with their exit code and exits 1', async () => {

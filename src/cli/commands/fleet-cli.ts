@@ -19,6 +19,7 @@ export function registerFleetCommands(program: Command): void {
   )
     .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
     .option('--sudo', 'run under `sudo -n` (never asks for a password)')
+    .option('--stdin', 'read standard input once and feed it to every guest\'s command (up to 64 MiB)')
     .option('--batch <n|%>', 'roll out in batches of this size, in order')
     .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
     .option('--json', 'JSON Lines: one object per guest, then a summary')
@@ -27,7 +28,8 @@ export function registerFleetCommands(program: Command): void {
 Output folds guests with identical output into one block headed by their host range.
 Examples:
   fleet run -i inventory web -- 'uptime'
-  fleet run -l 'all:!db' --sudo --batch 10% --max-fail 2 -- 'systemctl restart nginx'`)
+  fleet run -l 'all:!db' --sudo --batch 10% --max-fail 2 -- 'systemctl restart nginx'
+  fleet run --stdin --sudo -- sh -s < fix-ntp.sh      # a local script, run on every guest`)
     .action(async (selection, flags) => (await import('./run.js')).run(selection, commandWords(), flags));
 
   // Commander cannot put a required argument after an optional one: push takes up to three words and

@@ -9,13 +9,31 @@ import { resolveSelection, type SelectionFlags } from '../selection.js';
 export interface RunFlags extends SelectionFlags, FanOutFlags {
   sudo?: boolean;
   out?: string;
+  stdin?: boolean;
+}
+
+/** What `--stdin` may send to every guest: read into memory once. */
+export const MAX_STDIN = 64 << 20;
+
+/** All of standard input (a file or pipe, not a terminal), at most MAX_STDIN bytes. */
+export async function readInput(input: NodeJS.ReadStream = process.stdin): Promise<Buffer> {
+  if (input.isTTY) throw new UsageError('--stdin: standard input is a terminal; redirect a file or a pipe into fleet (fleet run --stdin -- sh -s < script.sh)');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_STDIN) throw new UsageError(`--stdin: more than ${MAX_STDIN >> 20} MiB on standard input; push the file with fleet push instead`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 export async function run(selection: string | undefined, words: string[], f: RunFlags): Promise<void> {
   if (words.length === 0) throw new UsageError('no command: fleet run [selection] [options] -- <command...>');
   const command = words.join(' ');
+  const stdin = f.stdin ? await readInput() : undefined;
   const { targets, session } = await resolveSelection(selection, f);
-  const { results, summary } = await fanOutWithProgress(targets, (t) => runCommandOn(t, command, { ...session, sudo: f.sudo }), f);
+  const { results, summary } = await fanOutWithProgress(targets, (t) => runCommandOn(t, command, { ...session, sudo: f.sudo, stdin }), f);
   if (f.out) writeOutDir(f.out, results);
   if (f.json) printJsonLines(results, summary);
   else printGathered(results, summary, 'run');
