@@ -117,9 +117,9 @@ export class Guest {
   }
 
   /** Starts argv in this guest's sandbox as `user`; tracked until the guest closes. */
-  private async spawn(user: GuestUser, env: Record<string, string>, argv: string[]): Promise<SandboxProcess> {
+  private async spawn(user: GuestUser, env: Record<string, string>, argv: string[], pty?: { rows: number; cols: number }): Promise<SandboxProcess> {
     const proc = await this.env.spawner.spawn({
-      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv,
+      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, ...(pty ? { pty } : {}),
     });
     this.processes.add(proc);
     void proc.result.then(() => this.processes.delete(proc));
@@ -260,14 +260,25 @@ export class Guest {
         accept?.();
       } else reject?.();
     });
-    session.on('pty', (accept) => accept?.());
-    session.on('window-change', (accept) => accept?.());
+    // A pty request gives the session's commands a terminal of that size; sshd passes TERM on.
+    let pty: { rows: number; cols: number } | undefined;
+    session.on('pty', (accept, _reject, info) => {
+      pty = { rows: info.rows || 24, cols: info.cols || 80 };
+      if (info.term) env.TERM = info.term;
+      accept?.();
+    });
+    session.on('window-change', (accept, _reject, info) => {
+      accept?.();
+      if (!pty || !info.rows || !info.cols) return;
+      pty = { rows: info.rows, cols: info.cols };
+      running?.resize(pty.rows, pty.cols);
+    });
     session.on('signal', (accept, _reject, info) => {
       accept?.();
       running?.kill(`SIG${info.name}` as NodeJS.Signals);
     });
     const start = (channel: ServerChannel, argv: string[], counted: boolean) => {
-      void this.runInChannel(channel, user, argv, env, client, counted, (p) => (running = p));
+      void this.runInChannel(channel, user, argv, { env, pty: counted ? pty : undefined }, client, counted, (p) => (running = p));
     };
     session.on('exec', (accept, _reject, info) => start(accept(), [user.shell, '-c', info.command], true));
     session.on('shell', (accept) => start(accept(), [user.shell], true));
@@ -281,7 +292,7 @@ export class Guest {
     channel: ServerChannel,
     user: GuestUser,
     argv: string[],
-    env: Record<string, string>,
+    { env, pty }: { env: Record<string, string>; pty?: { rows: number; cols: number } },
     client: Connection,
     counted: boolean,
     onStart: (p: SandboxProcess) => void,
@@ -295,7 +306,7 @@ export class Guest {
     if (channelClosed || this.closed) return release();
     let proc: SandboxProcess;
     try {
-      proc = await this.spawn(user, { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` }, argv);
+      proc = await this.spawn(user, { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` }, argv, pty);
     } catch (err) {
       release();
       if (channelClosed) return;

@@ -41,6 +41,8 @@ export interface SandboxRequest {
   /** Environment the login passes on (AcceptEnv, SSH_CONNECTION, ...). */
   env: Record<string, string>;
   argv: string[];
+  /** A terminal for the command (the client's pty request): its size. */
+  pty?: { rows: number; cols: number };
 }
 
 export interface SandboxExit {
@@ -57,6 +59,8 @@ export interface SandboxProcess {
   readonly stderr: Readable;
   readonly result: Promise<SandboxExit>;
   kill(signal: NodeJS.Signals): void;
+  /** With a pty: the terminal's new size (the command gets SIGWINCH). */
+  resize(rows: number, cols: number): void;
 }
 
 interface Job {
@@ -88,6 +92,7 @@ function launcherArgs(req: SandboxRequest): string[] {
     '--groups', user.groups.join(','),
     '--cwd', user.home,
     '--guest-bin', GUEST_BIN,
+    ...(req.pty ? ['--pty', `${req.pty.rows}x${req.pty.cols}`] : []),
     ...req.masks.flatMap((m) => ['--mask', m]),
     ...SHARED_ETC.flatMap((e) => ['--robind', `/etc/${e}:/etc/${e}`]),
     ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
@@ -182,16 +187,18 @@ export class SandboxSpawner {
     const job = this.jobs.get(Number(idText));
     if (!job) return;
     if (kind === 'P') {
-      const [fin, fout, ferr] = rest.slice(1).map(Number) as [number, number, number];
+      const [fin, fout, ferr, fctl] = rest.slice(1).map(Number) as [number, number, number, number | undefined];
       const opened: net.Socket[] = [];
       try {
         const stdout = openPipeEnd(this.spawnerPid, fout, false)!;
         opened.push(stdout);
         const stderr = openPipeEnd(this.spawnerPid, ferr, false)!;
         opened.push(stderr);
+        const control = fctl === undefined ? undefined : openPipeEnd(this.spawnerPid, fctl, true);
+        if (control) opened.push(control);
         const stdin = openPipeEnd(this.spawnerPid, fin, true);
         this.send(`O ${job.id}\n`);
-        job.started(this.running(job, stdin ?? discard(), stdout, stderr));
+        job.started(this.running(job, stdin ?? discard(), stdout, stderr, control));
       } catch (err) {
         // Out of descriptors, say: the command is killed and nothing of it stays open here.
         for (const s of opened) s.destroy();
@@ -208,7 +215,7 @@ export class SandboxSpawner {
     }
   }
 
-  private running(job: Job, stdin: Writable, stdout: net.Socket, stderr: net.Socket): SandboxProcess {
+  private running(job: Job, stdin: Writable, stdout: net.Socket, stderr: net.Socket, control?: net.Socket): SandboxProcess {
     const drained = (s: Readable) => new Promise<void>((resolve) => {
       s.once('end', resolve);
       s.once('close', resolve);
@@ -220,14 +227,19 @@ export class SandboxSpawner {
     }));
     const result = Promise.all([exited, drained(stdout), drained(stderr)]).then(([exit]) => {
       stdin.destroy(); // the command is gone; a client that never sent EOF must not keep the pipe open
+      control?.destroy();
       return exit;
     });
     stdout.on('error', () => {});
     stderr.on('error', () => {});
+    control?.on('error', () => {});
     return {
       stdin, stdout, stderr, result,
       kill: (signal) => {
         if (this.jobs.has(job.id)) this.send(`K ${job.id} ${osc.signals[signal]}\n`);
+      },
+      resize: (rows, cols) => {
+        if (control && !control.destroyed) control.write(`${rows} ${cols}\n`);
       },
     };
   }
@@ -244,7 +256,7 @@ export class SandboxSpawner {
     const payload = Buffer.from(launcherArgs(req).map((a) => `${a}\0`).join(''));
     return new Promise<SandboxProcess>((started, failed) => {
       this.jobs.set(id, { id, started, failed });
-      this.send(Buffer.concat([Buffer.from(`R ${id} ${payload.length}\n`), payload]));
+      this.send(Buffer.concat([Buffer.from(`R ${id} ${payload.length}${req.pty ? ' pty' : ''}\n`), payload]));
     });
   }
 

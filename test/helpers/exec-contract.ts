@@ -2,6 +2,7 @@
 // real OpenSSH sshd): output streams, exit codes and signals, stdin, the command text, environment.
 // Engine-specific behaviour (identity, sandbox, a closed channel's fate) is tested beside each engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClientChannel } from 'ssh2';
 import type { SshSession } from './ssh-client.js';
 
 export interface ExecEngine {
@@ -15,6 +16,36 @@ export interface ExecCapabilities {
    * separation, so not for root logins ("session signalling requires privilege separation").
    */
   signalRequests: boolean;
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  for (const end = Date.now() + ms; !check(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error('timed out waiting for output');
+  }
+}
+
+/** Runs a command on a 33x101 xterm-256color pty; `drive` may talk to it while it runs. */
+function withPty(
+  session: SshSession,
+  command: string,
+  drive?: (channel: ClientChannel, output: () => string) => Promise<void>,
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    session.client.exec(command, { pty: { rows: 33, cols: 101, term: 'xterm-256color' } }, (err, channel) => {
+      if (err) return reject(err);
+      let output = '';
+      let code: number | null = null;
+      const timer = setTimeout(() => reject(new Error(`'${command}' did not finish`)), 15_000);
+      channel.on('data', (d: Buffer) => (output += d.toString()));
+      channel.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      channel.on('exit', (c: number | null) => (code = c));
+      channel.on('close', () => {
+        clearTimeout(timer);
+        resolve({ code, output });
+      });
+      drive?.(channel, () => output).catch(reject);
+    });
+  });
 }
 
 function firstOutput(channel: NodeJS.ReadableStream): Promise<string> {
@@ -100,6 +131,45 @@ export function describeExecContract(engine: string, getEngine: () => ExecEngine
         env: { LANG: 'C.UTF-8', LC_ALL: 'C', LC_TIME: 'POSIX', FOO: 'bar', PATH: '/evil' },
       });
       expect(r.stdout).toBe('C.UTF-8|C|POSIX|unset\n0\n');
+    });
+
+    it('gives a command a terminal when asked: its own pts of the size asked, owned by the login user, stderr merged', async () => {
+      const r = await withPty(S(), 'tty; stty size; echo "TERM=$TERM"; stat -c "%G %a" "$(tty)"; test -O "$(tty)" && echo mine; echo err >&2; exit 3');
+      expect(r.code).toBe(3);
+      // The terminal turns each \n into \r\n (onlcr), as on any login.
+      expect(r.output).toMatch(/^\/dev\/pts\/\d+\r\n33 101\r\nTERM=xterm-256color\r\ntty 620\r\nmine\r\nerr\r\n$/);
+      expect((await S().exec('tty')).stdout).toBe('not a tty\n'); // without a pty request, pipes as before
+    });
+
+    it('passes a window change on to the command (SIGWINCH, new size)', async () => {
+      // Waits (at most 5 s) for the size to change; the shell runs the trap as soon as it can.
+      const command = 'trap "echo winch" WINCH; stty size; i=0; while [ "$(stty size)" = "33 101" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; stty size';
+      const r = await withPty(S(), command, async (ch, output) => {
+        await until(() => output().includes('33 101'));
+        ch.setWindow(40, 120, 0, 0);
+      });
+      expect(r.code).toBe(0);
+      expect(r.output).toBe('33 101\r\nwinch\r\n40 120\r\n');
+    });
+
+    it('gives an interactive login shell on a terminal: typed lines run, exit ends the session with its status', async () => {
+      const r = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+        S().client.shell({ rows: 24, cols: 80, term: 'vt100' }, (err, ch) => {
+          if (err) return reject(err);
+          let output = '';
+          let code: number | null = null;
+          const timer = setTimeout(() => reject(new Error(`the shell did not end: ${JSON.stringify(output)}`)), 15_000);
+          ch.on('data', (d: Buffer) => (output += d.toString()));
+          ch.on('exit', (c: number | null) => (code = c));
+          ch.on('close', () => {
+            clearTimeout(timer);
+            resolve({ code, output });
+          });
+          ch.write('echo "sum=$((6*7))"; tty\nexit 7\n');
+        });
+      });
+      expect(r.code).toBe(7);
+      expect(r.output).toMatch(/sum=42\r\n\/dev\/pts\/\d+\r\n/); // its output (the typed line is echoed as typed)
     });
 
     it('runs several commands on one connection, concurrently', async () => {

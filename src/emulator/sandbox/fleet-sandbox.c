@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/ioctl.h>
 #include <libgen.h>
 #include <linux/mount.h>
 #include <poll.h>
@@ -50,6 +51,7 @@ static const char *guest_dirs[] = {"etc", "root", "home", "var", "tmp", "run"};
 
 struct opts {
   const char *guest, *newroot, *hostname, *cwd, *guestbin;
+  unsigned short pty_rows, pty_cols; /* --pty ROWSxCOLS: the command gets a terminal */
   uid_t uid;
   gid_t gid;
   gid_t groups[MAX_LIST];
@@ -71,7 +73,8 @@ static void die(const char *what) {
 static void usage(void) {
   fprintf(stderr,
           "usage: fleet-sandbox --guest DIR --newroot DIR --hostname NAME --uid N --gid N\n"
-          "       [--groups a,b] [--mask PATH]... [--robind SRC:DST]... [--env K=V]... [--cwd DIR] [--guest-bin DIR] -- CMD...\n");
+          "       [--groups a,b] [--mask PATH]... [--robind SRC:DST]... [--env K=V]... [--cwd DIR] [--guest-bin DIR]\n"
+          "       [--pty ROWSxCOLS] -- CMD...\n");
   _exit(125);
 }
 
@@ -88,6 +91,11 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--cwd")) o->cwd = v;
     else if (!strcmp(a, "--guest-bin")) o->guestbin = v;
+    else if (!strcmp(a, "--pty")) {
+      unsigned rows = 0, cols = 0;
+      if (sscanf(v, "%ux%u", &rows, &cols) != 2 || !rows || !cols || rows > 9999 || cols > 9999) usage();
+      o->pty_rows = (unsigned short)rows, o->pty_cols = (unsigned short)cols;
+    }
     else if (!strcmp(a, "--uid")) o->uid = (uid_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--gid")) o->gid = (gid_t)strtoul(v, NULL, 10);
     else if (!strcmp(a, "--mask") && o->nmasks < MAX_LIST) o->masks[o->nmasks++] = v;
@@ -248,11 +256,133 @@ static void become_user_and_exec(const struct opts *o) {
   _exit(errno == ENOENT ? 127 : 126);
 }
 
+static void write_all(int fd, const char *buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return; /* the reader is gone: what the command prints is lost, as with sshd */
+    buf += w, n -= (size_t)w;
+  }
+}
+
+static int chld_pipe[2] = {-1, -1};
+static void on_chld(int sig) {
+  (void)sig;
+  int saved = errno;
+  if (write(chld_pipe[1], "c", 1) < 0) { /* full: a wake-up is already pending */ }
+  errno = saved;
+}
+
+static void report(int report_fd, int status) {
+  char msg[32];
+  int n = WIFSIGNALED(status) ? snprintf(msg, sizeof msg, "S%d\n", WTERMSIG(status))
+                              : snprintf(msg, sizeof msg, "E%d\n", WEXITSTATUS(status));
+  if (write(report_fd, msg, (size_t)n) < 0) _exit(125);
+}
+
+/*
+ * A session with a terminal (pid 1 again): the command runs on the slave side of a pty of the
+ * guest's own devpts, as its controlling terminal, owned by the login user (group tty, mode 0620,
+ * like sshd's). This process relays: stdin pipe -> pty (buffered, so a command that does not read
+ * cannot wedge the relay), pty -> stdout pipe (the terminal merges the command's stderr, as under
+ * sshd), and "ROWS COLS" lines on fd 3 (the emulator's window-change requests) -> TIOCSWINSZ, which
+ * sends the command SIGWINCH. Once the command has exited, what it left in the pty is drained.
+ */
+static int pty_main(const struct opts *o, int report_fd) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char slave_name[64];
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, slave_name, sizeof slave_name) != 0) die("pty");
+  struct winsize ws = {.ws_row = o->pty_rows, .ws_col = o->pty_cols};
+  ioctl(master, TIOCSWINSZ, &ws);
+  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) != 0) die("pipe");
+  signal(SIGCHLD, on_chld);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    close(report_fd), close(master), close(3);
+    signal(SIGCHLD, SIG_DFL);
+    if (setsid() < 0) die("setsid");
+    int slave = open(slave_name, O_RDWR);
+    if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0) die("controlling terminal");
+    struct group *tty = getgrnam("tty");
+    if (fchown(slave, o->uid, tty ? tty->gr_gid : o->gid) != 0 || fchmod(slave, tty ? 0620 : 0600) != 0) die("chown pty");
+    if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) die("dup2");
+    if (slave > 2) close(slave);
+    become_user_and_exec(o);
+  }
+  child_pid = pid;
+  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], forward);
+  fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+  int in_open = 1, ctl_open = fcntl(3, F_GETFD) != -1, master_open = 1, exited = 0, status = 0;
+  char out[16384], in[4096], ctl[64];
+  size_t in_len = 0, in_off = 0, ctl_len = 0;
+  for (;;) {
+    struct pollfd p[4];
+    int n = 0, i_master = -1, i_in = -1, i_ctl = -1;
+    if (master_open) i_master = n, p[n++] = (struct pollfd){.fd = master, .events = (short)(POLLIN | (in_len ? POLLOUT : 0))};
+    if (in_open && !in_len) i_in = n, p[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+    if (ctl_open) i_ctl = n, p[n++] = (struct pollfd){.fd = 3, .events = POLLIN};
+    int i_chld = n;
+    p[n++] = (struct pollfd){.fd = chld_pipe[0], .events = POLLIN};
+    /* After the exit, output still arriving is drained; 100 ms of quiet ends the session. */
+    int ready = poll(p, (nfds_t)n, exited ? 100 : -1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) die("poll");
+    if (ready == 0 || (exited && !master_open)) break;
+    if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(master, out, sizeof out);
+      if (r > 0) write_all(1, out, (size_t)r);
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) master_open = 0; /* EIO: no one holds the slave */
+    }
+    if (i_master >= 0 && master_open && in_len && (p[i_master].revents & POLLOUT)) {
+      ssize_t w = write(master, in + in_off, in_len - in_off);
+      if (w > 0 && (in_off += (size_t)w) == in_len) in_len = in_off = 0;
+    }
+    if (i_in >= 0 && p[i_in].revents) {
+      ssize_t r = read(0, in, sizeof in);
+      if (r > 0) in_len = (size_t)r, in_off = 0;
+      else if (r == 0 || errno != EINTR) in_open = 0; /* the client's EOF: the terminal stays */
+    }
+    if (i_ctl >= 0 && p[i_ctl].revents) {
+      ssize_t r = read(3, ctl + ctl_len, sizeof ctl - 1 - ctl_len);
+      if (r <= 0) ctl_open = 0;
+      else {
+        ctl_len += (size_t)r;
+        char *nl;
+        while ((nl = memchr(ctl, '\n', ctl_len))) {
+          unsigned rows, cols;
+          *nl = '\0';
+          if (sscanf(ctl, "%u %u", &rows, &cols) == 2 && rows && cols && rows < 10000 && cols < 10000) {
+            struct winsize w = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+            ioctl(master, TIOCSWINSZ, &w);
+          }
+          ctl_len -= (size_t)(nl + 1 - ctl);
+          memmove(ctl, nl + 1, ctl_len);
+        }
+        if (ctl_len == sizeof ctl - 1) ctl_len = 0; /* no newline in a full buffer: junk */
+      }
+    }
+    if (p[i_chld].revents) {
+      char drain[64];
+      while (read(chld_pipe[0], drain, sizeof drain) > 0) {
+      }
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == pid) exited = 1, status = st;
+    }
+  }
+  report(report_fd, status);
+  return 0;
+}
+
 /* pid 1 of the guest's namespace: forward signals to the command, reap everything, report its fate. */
 static int init_main(const struct opts *o, int report_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (sethostname(o->hostname, strlen(o->hostname)) != 0) die("sethostname");
   build_root(o);
+  if (o->pty_rows) return pty_main(o, report_fd);
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
@@ -268,10 +398,7 @@ static int init_main(const struct opts *o, int report_fd) {
     if (w == pid) break;
     if (w < 0 && errno != EINTR) die("wait");
   }
-  char msg[32];
-  int n = WIFSIGNALED(status) ? snprintf(msg, sizeof msg, "S%d\n", WTERMSIG(status))
-                              : snprintf(msg, sizeof msg, "E%d\n", WEXITSTATUS(status));
-  if (write(report_fd, msg, (size_t)n) < 0) _exit(125);
+  report(report_fd, status);
   return 0; /* leaving kills whatever the command left behind in the namespace */
 }
 
@@ -361,10 +488,11 @@ static int sandbox_main(int argc, char **argv) {
  * emulator, so the emulator (a large Node process) never forks itself: a fork of this small process
  * costs a fraction of a millisecond, off the emulator's event loop. It talks over its stdin/stdout:
  *
- *   in:  R <id> <len>\n<len bytes: sandbox arguments, each ended by NUL>   start a sandbox
+ *   in:  R <id> <len>[ pty]\n<len bytes: sandbox arguments, each ended by NUL>   start a sandbox
+ *                                     (pty: one more pipe, the job's fd 3, for window sizes)
  *        O <id>\n                     the emulator has opened its ends of the job's pipes
  *        K <id> <signal>\n            send a signal to the job
- *   out: P <id> <pid> <in> <out> <err>\n   started; our fds holding the emulator's pipe ends, which it
+ *   out: P <id> <pid> <in> <out> <err>[ <ctl>]\n   started; our fds holding the emulator's ends, which it
  *                                          opens through /proc/<our pid>/fd/<n> (then sends O)
  *        X <id> <wait status>\n       the job ended
  *        F <id> <errno>\n             could not start it
@@ -377,7 +505,7 @@ static int sandbox_main(int argc, char **argv) {
 struct job {
   long long id;
   pid_t pid; /* 0 once reaped */
-  int fds[3]; /* our copies of the emulator's ends: stdin write, stdout read, stderr read */
+  int fds[4]; /* our copies of the emulator's ends: stdin write, stdout read, stderr read, pty control write (or -1) */
 };
 static struct job *jobs;
 static size_t njobs, capjobs;
@@ -389,12 +517,12 @@ static struct job *find_job(long long id) {
 }
 
 static void close_job_fds(struct job *j) {
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     if (j->fds[k] >= 0) close(j->fds[k]), j->fds[k] = -1;
 }
 
 static void drop_job_if_done(struct job *j) {
-  if (j->pid != 0 || j->fds[0] >= 0 || j->fds[1] >= 0 || j->fds[2] >= 0) return;
+  if (j->pid != 0 || j->fds[0] >= 0 || j->fds[1] >= 0 || j->fds[2] >= 0 || j->fds[3] >= 0) return;
   *j = jobs[--njobs];
 }
 
@@ -422,7 +550,7 @@ static void close_from(int lowest) {
   for (int fd = lowest; fd < max; fd++) close(fd);
 }
 
-static void start_job(long long id, char *payload, size_t len) {
+static void start_job(long long id, char *payload, size_t len, int with_ctl) {
   char *args[4 * MAX_LIST + 64];
   int argc = 0;
   args[argc++] = "fleet-sandbox";
@@ -435,12 +563,13 @@ static void start_job(long long id, char *payload, size_t len) {
     reply("F %lld %d\n", id, EINVAL);
     return;
   }
-  int in[2], out[2], err[2];
+  int in[2], out[2], err[2], ctl[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) != 0) goto fail;
   if (pipe2(out, O_CLOEXEC) != 0) goto fail_in;
   if (pipe2(err, O_CLOEXEC) != 0) goto fail_out;
+  if (with_ctl && pipe2(ctl, O_CLOEXEC) != 0) goto fail_err;
   pid_t pid = fork();
-  if (pid < 0) goto fail_err;
+  if (pid < 0) goto fail_ctl;
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) _exit(125);
@@ -449,18 +578,23 @@ static void start_job(long long id, char *payload, size_t len) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
     if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(125);
-    close_from(3);
+    if (with_ctl && dup2(ctl[0], 3) < 0) _exit(125);
+    close_from(with_ctl ? 4 : 3);
     _exit(sandbox_main(argc, args));
   }
   close(in[0]), close(out[1]), close(err[1]);
+  if (with_ctl) close(ctl[0]);
   if (njobs == capjobs) {
     capjobs = capjobs ? 2 * capjobs : 64;
     jobs = realloc(jobs, capjobs * sizeof *jobs);
     if (!jobs) die("realloc");
   }
-  jobs[njobs++] = (struct job){.id = id, .pid = pid, .fds = {in[1], out[0], err[0]}};
-  reply("P %lld %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0]);
+  jobs[njobs++] = (struct job){.id = id, .pid = pid, .fds = {in[1], out[0], err[0], ctl[1]}};
+  if (with_ctl) reply("P %lld %d %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0], ctl[1]);
+  else reply("P %lld %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0]);
   return;
+fail_ctl:
+  if (with_ctl) close(ctl[0]), close(ctl[1]);
 fail_err:
   close(err[0]), close(err[1]);
 fail_out:
@@ -496,12 +630,17 @@ static size_t handle_messages(char *buf, size_t have) {
     long long id = 0;
     if (kind == 'R') {
       unsigned long len = 0;
-      if (sscanf(start, "R %lld %lu", &id, &len) != 2 || len > (1UL << 20)) {
+      char flag[4] = "", line[96];
+      size_t hl = header - 1 < sizeof line ? header - 1 : sizeof line - 1; /* the header alone */
+      memcpy(line, start, hl);
+      line[hl] = '\0';
+      int got = sscanf(line, "R %lld %lu %3s", &id, &len, flag);
+      if (got < 2 || len > (1UL << 20)) {
         fprintf(stderr, "fleet-sandbox --spawner: bad request header\n");
         _exit(2);
       }
       if (have - used - header < len) return used; /* payload not all here yet */
-      start_job(id, start + header, len);
+      start_job(id, start + header, len, got == 3 && !strcmp(flag, "pty"));
       used += header + len;
       continue;
     }
