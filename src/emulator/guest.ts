@@ -11,7 +11,7 @@ import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 
 import type { Fault, FaultKind } from './faults.js';
 import { authorizedKeys, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
-import { sftpServerPath, type SandboxProcess, type SandboxSpawner } from './sandbox.js';
+import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxSpawner } from './sandbox.js';
 
 const { Server, utils } = ssh2;
 const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
@@ -117,9 +117,11 @@ export class Guest {
   }
 
   /** Starts argv in this guest's sandbox as `user`; tracked until the guest closes. */
-  private async spawn(user: GuestUser, env: Record<string, string>, argv: string[], pty?: { rows: number; cols: number }): Promise<SandboxProcess> {
+  private async spawn(
+    user: GuestUser, env: Record<string, string>, argv: string[], extra: Pick<SandboxRequest, 'pty' | 'login'> = {},
+  ): Promise<SandboxProcess> {
     const proc = await this.env.spawner.spawn({
-      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, ...(pty ? { pty } : {}),
+      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, ...extra,
     });
     this.processes.add(proc);
     void proc.result.then(() => this.processes.delete(proc));
@@ -277,11 +279,11 @@ export class Guest {
       accept?.();
       running?.kill(`SIG${info.name}` as NodeJS.Signals);
     });
-    const start = (channel: ServerChannel, argv: string[], counted: boolean) => {
-      void this.runInChannel(channel, user, argv, { env, pty: counted ? pty : undefined }, client, counted, (p) => (running = p));
+    const start = (channel: ServerChannel, argv: string[], counted: boolean, login = false) => {
+      void this.runInChannel(channel, user, argv, { env, pty: counted ? pty : undefined, login }, client, counted, (p) => (running = p));
     };
     session.on('exec', (accept, _reject, info) => start(accept(), [user.shell, '-c', info.command], true));
-    session.on('shell', (accept) => start(accept(), [user.shell], true));
+    session.on('shell', (accept) => start(accept(), [user.shell], true, true));
     session.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp' || !sftpServerPath) return reject();
       start(accept(), [sftpServerPath], false);
@@ -292,7 +294,7 @@ export class Guest {
     channel: ServerChannel,
     user: GuestUser,
     argv: string[],
-    { env, pty }: { env: Record<string, string>; pty?: { rows: number; cols: number } },
+    { env, pty, login }: { env: Record<string, string>; pty?: { rows: number; cols: number }; login: boolean },
     client: Connection,
     counted: boolean,
     onStart: (p: SandboxProcess) => void,
@@ -306,7 +308,7 @@ export class Guest {
     if (channelClosed || this.closed) return release();
     let proc: SandboxProcess;
     try {
-      proc = await this.spawn(user, { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` }, argv, pty);
+      proc = await this.spawn(user, { ...env, SSH_CONNECTION: `${this.cfg.address} 0 ${this.cfg.address} ${this.cfg.port}` }, argv, { pty, login });
     } catch (err) {
       release();
       if (channelClosed) return;

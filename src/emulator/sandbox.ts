@@ -43,6 +43,8 @@ export interface SandboxRequest {
   argv: string[];
   /** A terminal for the command (the client's pty request): its size. */
   pty?: { rows: number; cols: number };
+  /** Start argv[0] as a login shell (`-sh`), as sshd starts the shell of an interactive login. */
+  login?: boolean;
 }
 
 export interface SandboxExit {
@@ -93,6 +95,7 @@ function launcherArgs(req: SandboxRequest): string[] {
     '--cwd', user.home,
     '--guest-bin', GUEST_BIN,
     ...(req.pty ? ['--pty', `${req.pty.rows}x${req.pty.cols}`] : []),
+    ...(req.login ? ['--login'] : []),
     ...req.masks.flatMap((m) => ['--mask', m]),
     ...SHARED_ETC.flatMap((e) => ['--robind', `/etc/${e}:/etc/${e}`]),
     ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),

@@ -152,7 +152,7 @@ export function describeExecContract(engine: string, getEngine: () => ExecEngine
       expect(r.output).toBe('33 101\r\nwinch\r\n40 120\r\n');
     });
 
-    it('gives an interactive login shell on a terminal: typed lines run, exit ends the session with its status', async () => {
+    it('gives an interactive login shell on a terminal: a login shell, typed lines run, exit ends the session with its status', async () => {
       const r = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
         S().client.shell({ rows: 24, cols: 80, term: 'vt100' }, (err, ch) => {
           if (err) return reject(err);
@@ -165,11 +165,12 @@ export function describeExecContract(engine: string, getEngine: () => ExecEngine
             clearTimeout(timer);
             resolve({ code, output });
           });
-          ch.write('echo "sum=$((6*7))"; tty\nexit 7\n');
+          ch.write('echo "sum=$((6*7))"; tty; echo "shell=$0"\nexit 7\n');
         });
       });
       expect(r.code).toBe(7);
-      expect(r.output).toMatch(/sum=42\r\n\/dev\/pts\/\d+\r\n/); // its output (the typed line is echoed as typed)
+      // Its output (the typed line is echoed as typed); a login shell: its name starts with '-'.
+      expect(r.output).toMatch(/sum=42\r\n\/dev\/pts\/\d+\r\nshell=-\w+\r\n/);
     });
 
     it('runs several commands on one connection, concurrently', async () => {

@@ -52,6 +52,7 @@ static const char *guest_dirs[] = {"etc", "root", "home", "var", "tmp", "run"};
 struct opts {
   const char *guest, *newroot, *hostname, *cwd, *guestbin;
   unsigned short pty_rows, pty_cols; /* --pty ROWSxCOLS: the command gets a terminal */
+  int login; /* --login: argv[0] is "-<name>", so a shell runs as a login shell (as sshd starts one) */
   uid_t uid;
   gid_t gid;
   gid_t groups[MAX_LIST];
@@ -74,7 +75,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: fleet-sandbox --guest DIR --newroot DIR --hostname NAME --uid N --gid N\n"
           "       [--groups a,b] [--mask PATH]... [--robind SRC:DST]... [--env K=V]... [--cwd DIR] [--guest-bin DIR]\n"
-          "       [--pty ROWSxCOLS] -- CMD...\n");
+          "       [--pty ROWSxCOLS] [--login] -- CMD...\n");
   _exit(125);
 }
 
@@ -84,6 +85,7 @@ static void parse(int argc, char **argv, struct opts *o) {
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) { i++; break; }
+    if (strcmp(a, "--login") == 0) { o->login = 1; continue; }
     if (i + 1 >= argc) usage();
     const char *v = argv[++i];
     if (!strcmp(a, "--guest")) o->guest = v;
@@ -251,7 +253,15 @@ static void become_user_and_exec(const struct opts *o) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  execve(o->argv[0], o->argv, env);
+  if (o->login) { /* the program stays argv[0]'s path; the name it sees gets a leading '-' */
+    const char *path = o->argv[0], *slash = strrchr(path, '/');
+    static char dashed[256];
+    snprintf(dashed, sizeof dashed, "-%s", slash ? slash + 1 : path);
+    o->argv[0] = dashed;
+    execve(path, o->argv, env);
+    o->argv[0] = (char *)path;
+  } else
+    execve(o->argv[0], o->argv, env);
   fprintf(stderr, "fleet-sandbox: %s: %s\n", o->argv[0], strerror(errno));
   _exit(errno == ENOENT ? 127 : 126);
 }
