@@ -1,4 +1,4 @@
-// Closing rotation's man-in-the-middle window (issue 6) on an emulated fleet: new keys confirmed
+// Closing rotation's man-in-the-middle window on an emulated fleet: new keys confirmed
 // through the hypervisor console (`fleet emulator console`), a man in the middle holding the cloned
 // key caught by that confirmation, the golden key revoked once no guest is pinned to it, and a host
 // presenting it afterwards refused by our client and by the real ssh client.
