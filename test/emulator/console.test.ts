@@ -1,20 +1,12 @@
 // The hypervisor console: a root command on a guest without SSH, through the library, the control
 // socket and the CLI; it still works while the guest's sshd is down.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { controlRequest } from '../../src/emulator/index.js';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
+import { useFleet } from '../helpers/emulator.js';
 
-let fleet: TestFleet;
-const F = () => fleet;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 3, subnet: '127.96.0.0/16', port: 2222 });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
+const F = useFleet({ guests: 3, subnet: '127.96.0.0/16', port: 2222 });
 
 describe('emulator console', () => {
   it('runs as root on that guest only, with its own files', async () => {

@@ -1,20 +1,12 @@
 // The running emulator's control socket (STATE/emulator.sock): one JSON request, one JSON answer.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { controlRequest, type EmulatorStatus } from '../../src/emulator/index.js';
-import { connectGuest, startFleet, type TestFleet } from '../helpers/emulator.js';
+import { connectGuest, useFleet } from '../helpers/emulator.js';
 import type { SshClientError } from '../helpers/ssh-client.js';
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 3, subnet: '127.92.0.0/16', hostCapacity: 5 });
 const sock = () => join(F().state, 'emulator.sock');
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 3, subnet: '127.92.0.0/16', hostCapacity: 5 });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
 
 async function refusedCode(i: number): Promise<string | undefined> {
   try {

@@ -1,21 +1,13 @@
 // Authentication on an emulated guest: public keys from the user's own authorized_keys, nothing else.
 import ssh2 from 'ssh2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ADMIN_USER, PLAIN_USER } from '../../src/emulator/index.js';
-import { connectGuest, runOn, startFleet, type TestFleet } from '../helpers/emulator.js';
+import { connectGuest, runOn, useFleet } from '../helpers/emulator.js';
 import type { SshClientError } from '../helpers/ssh-client.js';
 
 const { utils } = ssh2;
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 3, subnet: '127.80.0.0/16' });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
+const F = useFleet({ guests: 3, subnet: '127.80.0.0/16' });
 
 async function refusal(index: number, overrides: Parameters<typeof connectGuest>[2]): Promise<SshClientError> {
   try {

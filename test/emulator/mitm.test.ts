@@ -1,18 +1,10 @@
 // The `mitm` fault: an attacker holding the cloned key relays sessions unseen, swaps public host keys
 // in command output for its own, and can only present its own key once the guest has new keys.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, runOn, type TestFleet } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { runOn, useFleet } from '../helpers/emulator.js';
 import { presentedHostKey } from '../helpers/ssh-client.js';
 
-let fleet: TestFleet;
-const F = () => fleet;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 2, subnet: '127.97.0.0/16', port: 2222 });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
+const F = useFleet({ guests: 2, subnet: '127.97.0.0/16', port: 2222 });
 
 describe('mitm fault', () => {
   it('is invisible at the key exchange while the guest keeps its boot keys, but lies about keys in output', async () => {

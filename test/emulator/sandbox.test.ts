@@ -3,23 +3,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SHARED_ETC } from '../../src/emulator/golden.js';
 import { PLAIN_USER } from '../../src/emulator/index.js';
-import { connectGuest, runOn, startFleet, type TestFleet } from '../helpers/emulator.js';
+import { connectGuest, runOn, useFleet } from '../helpers/emulator.js';
 import type { SshClientError } from '../helpers/ssh-client.js';
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 5, subnet: '127.82.0.0/16' }); // guests 4 and 5: one test each
 const guestDir = (i: number) => F().emu.guests[i - 1]!.cfg.dir;
 const probe = `fleet-sandbox-probe-${process.pid}`;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 5, subnet: '127.82.0.0/16' }); // guests 4 and 5: one test each
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
 
 describe('guest sandbox', () => {
   it('puts a root write to /etc into that guest\'s directory only', async () => {

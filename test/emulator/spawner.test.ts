@@ -7,21 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectGuest, startFleet, type TestFleet } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { connectGuest, startFleet, useFleet } from '../helpers/emulator.js';
 
 const BIN = fileURLToPath(new URL('../../bin/fleet', import.meta.url));
 const BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 2, subnet: '127.95.0.0/16' });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
+const F = useFleet({ guests: 2, subnet: '127.95.0.0/16' });
 
 /** PIDs of processes whose command line contains `marker`. */
 function processesWith(marker: string): number[] {

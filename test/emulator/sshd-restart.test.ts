@@ -1,23 +1,18 @@
 // A guest's sshd restarted from inside (`systemctl restart ssh`): it reloads the host keys from the
 // guest's /etc/ssh for new connections while open sessions live on; with no keys left it fails and
 // the guest stops listening.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PLAIN_USER } from '../../src/emulator/index.js';
-import { connectGuest, pinsFromKnownHosts, runOn, startFleet, type TestFleet } from '../helpers/emulator.js';
+import { connectGuest, pinsFromKnownHosts, runOn, useFleet } from '../helpers/emulator.js';
 import { presentedHostKey, type SshClientError, type SshSession } from '../helpers/ssh-client.js';
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 3, subnet: '127.93.0.0/16' });
 const sessions: SshSession[] = [];
 const addr = (i: number) => F().emu.guests[i - 1]!.cfg.address;
 const pins = (i: number) => pinsFromKnownHosts(F().emu.knownHostsPath, F().emu.hostPattern(F().emu.guests[i - 1]!));
 
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 3, subnet: '127.93.0.0/16' });
-});
 afterAll(async () => {
   for (const s of sessions) s.close();
-  await fleet?.stop();
 });
 
 async function open(i: number, overrides: Parameters<typeof connectGuest>[2] = {}): Promise<SshSession> {

@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { connect, type ConnectOptions, type SshSession } from './ssh-client.js';
 
@@ -45,6 +46,25 @@ export async function startFleet(opts: Omit<EmulatorOptions, 'state'>): Promise<
         rmSync(state, { recursive: true, force: true });
       }
     },
+  };
+}
+
+/**
+ * One emulated fleet for a whole test file: started before its tests, stopped (state removed) after
+ * them, also when they fail. Returns the getter the tests use; hooks registered after this call run
+ * after the start and, being after-hooks, before the stop.
+ */
+export function useFleet(opts: Omit<EmulatorOptions, 'state'>): () => TestFleet {
+  let fleet: TestFleet | undefined;
+  beforeAll(async () => {
+    fleet = await startFleet(opts);
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+  });
+  return () => {
+    if (!fleet) throw new Error('the test fleet is not running (used outside the file\'s tests?)');
+    return fleet;
   };
 }
 

@@ -5,33 +5,27 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { fingerprintSha256 } from '../../src/ssh/index.js';
 import { runOpenssh } from '../helpers/openssh.js';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
-import { checkInvariant, rotate, targetsOf } from './helpers.js';
+import { useFleet } from '../helpers/emulator.js';
+import { adminKnownHosts, checkInvariant, rotate, targetsOf } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/fleet', import.meta.url));
 const BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 6, subnet: '127.127.0.0/16' });
 let kh: string;
 let console: string;
 const only = (...names: string[]) => targetsOf(F().emu).filter((t) => names.includes(t.name));
 const golden = (type: string) => readFileSync(join(F().state, 'golden', 'etc', 'ssh', `ssh_host_${type}_key.pub`), 'utf8').split(' ').slice(0, 2);
 
 beforeAll(async () => {
-  fleet = await startFleet({ guests: 6, subnet: '127.127.0.0/16' });
-  kh = join(F().state, 'admin_known_hosts');
-  copyFileSync(F().emu.knownHostsPath, kh);
+  kh = adminKnownHosts(F().emu);
   // The hypervisor console's view of the guest's keys: no SSH involved.
   console = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} emulator console --state ${JSON.stringify(F().state)} "$FLEET_ADDRESS" -- ` +
     'cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub';
-});
-afterAll(async () => {
-  await fleet?.stop();
 });
 
 async function fleetCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {

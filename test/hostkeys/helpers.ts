@@ -1,12 +1,19 @@
 // Shared by the host-key tests: rotation options against an emulated fleet, and the invariant that
 // must hold at every instant: known_hosts is a valid file, and every guest is reachable with strict
 // checking against it (every key it presents, of every type, is pinned; a pinned login works).
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Emulator } from '../../src/emulator/index.js';
 import { rotateFleet, type RotateFleetOptions } from '../../src/hostkeys/index.js';
 import { fanout } from '../../src/executor/index.js';
 import { loadKnownHosts, parseKnownHosts, probeHostKeys, SshConnection, verify } from '../../src/ssh/index.js';
 
+/** The admin's own known_hosts for a test: a copy of the emulator's, in the fleet's state directory. */
+export function adminKnownHosts(emu: Emulator): string {
+  const kh = join(emu.state, 'admin_known_hosts');
+  copyFileSync(emu.knownHostsPath, kh);
+  return kh;
+}
 
 export function targetsOf(emu: Emulator) {
   return emu.guests.map((g) => ({ name: g.cfg.name, address: g.cfg.address, port: emu.port, user: emu.user }));

@@ -2,31 +2,25 @@
 // check the invariant right after every kill: known_hosts is valid and every guest is reachable with
 // strict checking against it. A last, unkilled resume must finish the run with no leftovers on any
 // guest. Bounded in trials and in time; the delays are seeded so a failure can be replayed.
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readJournal, replay } from '../../src/hostkeys/index.js';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
-import { checkInvariant, sharedKeys } from './helpers.js';
+import { useFleet } from '../helpers/emulator.js';
+import { adminKnownHosts, checkInvariant, sharedKeys } from './helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/fleet', import.meta.url));
 const BUILT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const MAX_TRIALS = 10;
 const DEADLINE_MS = 150_000;
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 16, subnet: '127.124.0.0/16' });
 let kh: string;
 
 beforeAll(async () => {
-  fleet = await startFleet({ guests: 16, subnet: '127.124.0.0/16' });
-  kh = join(F().state, 'admin_known_hosts');
-  copyFileSync(F().emu.knownHostsPath, kh);
-});
-afterAll(async () => {
-  await fleet?.stop();
+  kh = adminKnownHosts(F().emu);
 });
 
 /** mulberry32: a small seeded generator, so a failing sequence of kill moments can be replayed. */

@@ -3,20 +3,12 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { probeHostKey, probeHostKeys, ProbeError } from '../../src/ssh/index.js';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
+import { useFleet } from '../helpers/emulator.js';
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 3, subnet: '127.120.0.0/16' });
 const target = (i: number, timeoutMs = 3000) => ({ address: F().emu.guests[i - 1]!.cfg.address, port: F().emu.port, timeoutMs });
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 3, subnet: '127.120.0.0/16' });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
 
 describe('probeHostKeys', () => {
   it('reports every offered type with the fingerprint ssh-keygen -lf prints', async () => {

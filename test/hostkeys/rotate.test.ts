@@ -1,24 +1,18 @@
 // Journaled rotation on an emulated fleet, through the library: the happy path, then faults at steps
 // 5 and 6 (a dropped connection, sshd not coming back, a man in the middle) that must end rolled back
 // or finished, never locked out.
-import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readJournal, replay, rotationStatus } from '../../src/hostkeys/index.js';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
-import { checkInvariant, rotate, sharedKeys } from './helpers.js';
+import { useFleet } from '../helpers/emulator.js';
+import { adminKnownHosts, checkInvariant, rotate, sharedKeys } from './helpers.js';
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
+const F = useFleet({ guests: 6, subnet: '127.121.0.0/16' });
 let kh: string;
 
 beforeAll(async () => {
-  fleet = await startFleet({ guests: 6, subnet: '127.121.0.0/16' });
-  kh = join(F().state, 'admin_known_hosts');
-  copyFileSync(F().emu.knownHostsPath, kh);
-});
-afterAll(async () => {
-  await fleet?.stop();
+  kh = adminKnownHosts(F().emu);
 });
 
 describe('rotateFleet', () => {

@@ -4,21 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type TestFleet } from '../helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { useFleet } from '../helpers/emulator.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILT = join(ROOT, 'dist/cli/main.js');
 
-let fleet: TestFleet | undefined;
-const F = () => fleet!;
-
-beforeAll(async () => {
-  fleet = await startFleet({ guests: 8, subnet: '127.98.0.0/16' });
-});
-afterAll(async () => {
-  await fleet?.stop();
-});
+const F = useFleet({ guests: 8, subnet: '127.98.0.0/16' });
 
 function playbook(name: string, env: Record<string, string> = {}) {
   return execa('bash', [join(ROOT, 'playbooks', name), '-i', F().emu.inventoryPath, '--identity', F().emu.clientKeyPath], {
