@@ -125,7 +125,7 @@ export class Guest {
     });
     this.processes.add(proc);
     void proc.result.then(() => this.processes.delete(proc));
-    if (this.closed) proc.kill('SIGKILL');
+    if (this.closed) proc.abandon();
     return proc;
   }
 
@@ -326,12 +326,7 @@ export class Guest {
     stdout.pipe(channel, { end: false });
     proc.stderr.pipe(channel.stderr, { end: false });
     const outputDone = once(stdout);
-    // Nobody is left to read: the launcher's death takes the guest's whole process tree, and what it
-    // still writes is drained so that its pipes can end.
-    const abandon = () => {
-      proc.kill('SIGKILL');
-      for (const s of [proc.stdout, proc.stderr]) s.unpipe().resume();
-    };
+    const abandon = () => proc.abandon(); // nobody is left to read
     if (channelClosed) abandon();
     else channel.once('close', abandon);
     const result = await proc.result;
@@ -408,7 +403,7 @@ export class Guest {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.processes) p.kill('SIGKILL');
+    for (const p of this.processes) p.abandon();
     for (const s of this.sockets) s.destroy();
     await this.applyListening();
     for (const srv of [this.control, this.statusSocket]) if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));

@@ -61,6 +61,9 @@ export interface SandboxProcess {
   readonly stderr: Readable;
   readonly result: Promise<SandboxExit>;
   kill(signal: NodeJS.Signals): void;
+  /** Nobody will read it any more: SIGKILL (the launcher's death takes the guest's whole process
+   * tree), and whatever it still writes is drained so its pipes can end and `result` settle. */
+  abandon(): void;
   /** With a pty: the terminal's new size (the command gets SIGWINCH). */
   resize(rows: number, cols: number): void;
 }
@@ -228,6 +231,9 @@ export class SandboxSpawner {
       for (const s of [stdout, stderr]) if (s.listenerCount('data') === 0) s.resume();
       resolve(decodeWaitStatus(status));
     }));
+    const kill = (signal: NodeJS.Signals) => {
+      if (this.jobs.has(job.id)) this.send(`K ${job.id} ${osc.signals[signal]}\n`);
+    };
     const result = Promise.all([exited, drained(stdout), drained(stderr)]).then(([exit]) => {
       stdin.destroy(); // the command is gone; a client that never sent EOF must not keep the pipe open
       control?.destroy();
@@ -238,8 +244,10 @@ export class SandboxSpawner {
     control?.on('error', () => {});
     return {
       stdin, stdout, stderr, result,
-      kill: (signal) => {
-        if (this.jobs.has(job.id)) this.send(`K ${job.id} ${osc.signals[signal]}\n`);
+      kill,
+      abandon: () => {
+        kill('SIGKILL');
+        for (const s of [stdout, stderr]) s.unpipe().resume();
       },
       resize: (rows, cols) => {
         if (control && !control.destroyed) control.write(`${rows} ${cols}\n`);

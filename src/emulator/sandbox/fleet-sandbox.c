@@ -236,6 +236,14 @@ static void forward(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+/* Signals the caller (sshd's `signal` requests, a kill) sends reach the command. With a pty, the
+ * terminal itself sends SIGWINCH, so it is not forwarded on top. */
+static void forward_signals(int winch) {
+  static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT, SIGWINCH};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    if (winch || sigs[i] != SIGWINCH) signal(sigs[i], forward);
+}
+
 static void become_user_and_exec(const struct opts *o) {
   drop_dangerous_caps();
   /* The session's pipes belong to the login user, as under sshd (so `cat /dev/stdin` may reopen them). */
@@ -266,13 +274,15 @@ static void become_user_and_exec(const struct opts *o) {
   _exit(errno == ENOENT ? 127 : 126);
 }
 
-static void write_all(int fd, const char *buf, size_t n) {
+/* Returns 0 when the reader is gone. */
+static int write_all(int fd, const char *buf, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, buf, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; /* the reader is gone: what the command prints is lost, as with sshd */
+    if (w <= 0) return 0;
     buf += w, n -= (size_t)w;
   }
+  return 1;
 }
 
 static int chld_pipe[2] = {-1, -1};
@@ -321,8 +331,7 @@ static int pty_main(const struct opts *o, int report_fd) {
     become_user_and_exec(o);
   }
   child_pid = pid;
-  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], forward);
+  forward_signals(0);
   fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
   int in_open = 1, ctl_open = fcntl(3, F_GETFD) != -1, master_open = 1, exited = 0, status = 0;
   char out[16384], in[4096], ctl[64];
@@ -342,7 +351,7 @@ static int pty_main(const struct opts *o, int report_fd) {
     if (ready == 0 || (exited && !master_open)) break;
     if (i_master >= 0 && (p[i_master].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(master, out, sizeof out);
-      if (r > 0) write_all(1, out, (size_t)r);
+      if (r > 0) write_all(1, out, (size_t)r); /* a reader gone: what the command prints is lost, as with sshd */
       else if (r == 0 || (errno != EINTR && errno != EAGAIN)) master_open = 0; /* EIO: no one holds the slave */
     }
     if (i_master >= 0 && master_open && in_len && (p[i_master].revents & POLLOUT)) {
@@ -400,8 +409,7 @@ static int init_main(const struct opts *o, int report_fd) {
     become_user_and_exec(o);
   }
   child_pid = pid;
-  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT, SIGWINCH};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], forward);
+  forward_signals(1);
   int status = 0;
   for (;;) {
     pid_t w = wait(&status);
@@ -464,8 +472,7 @@ static int sandbox_main(int argc, char **argv) {
   }
   close(pipefd[1]);
   child_pid = pid;
-  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT, SIGWINCH};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], forward);
+  forward_signals(1);
   sigprocmask(SIG_SETMASK, &old, NULL);
   char buf[32] = {0};
   ssize_t got = 0, r;
@@ -543,12 +550,7 @@ static void reply(const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  for (int off = 0; off < n;) {
-    ssize_t w = write(1, line + off, (size_t)(n - off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) _exit(0); /* the emulator is gone; PDEATHSIG takes the jobs */
-    off += (int)w;
-  }
+  if (!write_all(1, line, (size_t)n)) _exit(0); /* the emulator is gone; PDEATHSIG takes the jobs */
 }
 
 static void close_from(int lowest) {
