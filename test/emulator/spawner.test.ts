@@ -29,7 +29,23 @@ function processesWith(marker: string): number[] {
   return found;
 }
 
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** The parent's PID; undefined for a process gone meanwhile (other test files run emulators too). */
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Running, not a zombie; a process reaped meanwhile is not alive either. */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Polls `check` every 50 ms, at most `ms`; returns its last answer. */
 async function within(ms: number, check: () => boolean): Promise<boolean> {
@@ -92,7 +108,7 @@ describe('sandbox spawner', () => {
       ], { reject: false, stdin: 'ignore', timeout: 30_000 });
       try {
         expect(await within(10_000, () => processesWith(`sleep ${marker}`).length > 0)).toBe(true);
-        const spawner = processesWith('fleet-sandbox --spawner').filter((pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[3] === String(emulator.pid));
+        const spawner = processesWith('fleet-sandbox --spawner').filter((pid) => parentOf(pid) === emulator.pid);
         expect(spawner).toHaveLength(1);
         emulator.kill('SIGKILL');
         await emulator;
