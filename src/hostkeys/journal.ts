@@ -1,11 +1,11 @@
 // The rotation journal: append-only JSON Lines on the admin host, each record durable (fsync) before
 // the step it announces happens. Records from many guests at once share one write and one fsync
-// (group commit). One rotation at a time holds `<journal>.lock`; a killed holder's lock is stale
-// and taken over. Replay tolerates a torn last line (the write a crash cut short).
+// (group commit). One rotation at a time holds `<journal>.lock` (a second one fails at once); a killed
+// holder's lock is stale and taken over. Replay tolerates a torn last line (the write a crash cut short).
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FleetError, InputError } from '../core/index.js';
-import { acquireLock, syncDir, type FileLock } from '../ssh/index.js';
+import { acquireLock, LockHeldError, syncDir, type FileLock } from '../ssh/index.js';
 import type { KeyRef } from './pins.js';
 
 /** The seven steps of a guest's rotation, and the way back. */
@@ -146,9 +146,10 @@ export class Journal {
   static async open(path: string): Promise<Journal> {
     let lock: FileLock;
     try {
-      lock = await acquireLock(path, { timeoutMs: 1500 });
+      lock = await acquireLock(path, { timeoutMs: 0 });
     } catch (err) {
-      throw new FleetError(`another key rotation is using ${path}: ${(err as Error).message}`);
+      if (!(err instanceof LockHeldError)) throw err;
+      throw new FleetError(`another key rotation (pid ${err.pid} on ${err.host}) is using the journal ${path}: ${err.message}`);
     }
     try {
       const fh = await open(path, 'a', 0o600);

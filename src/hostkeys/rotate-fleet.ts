@@ -11,6 +11,7 @@ import type { KeyRef } from './pins.js';
 import { retireSharedKeys } from './revoke.js';
 import { KnownHostsWriter } from './kh-writer.js';
 import { reconcileGuest } from './rollback.js';
+import { lockRotation } from './rotation-lock.js';
 import { rotateGuest } from './rotate-guest.js';
 import { scanFleet, type CloneGroup, type GuestScan } from './scan.js';
 
@@ -75,7 +76,11 @@ function asHostResult(r: GuestRotation): HostResult {
 
 export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> {
   const t0 = Date.now();
-  const journal = await Journal.open(o.journalPath);
+  const rotation = await lockRotation(o.knownHostsPath);
+  const journal = await Journal.open(o.journalPath).catch(async (err) => {
+    await rotation.release();
+    throw err;
+  });
   try {
     const previous = replay(await readJournal(o.journalPath));
     const open = previous && !previous.ended ? previous : undefined;
@@ -155,7 +160,7 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
     report.durationMs = Date.now() - t0;
     return report;
   } finally {
-    await journal.close();
+    await journal.close().finally(() => rotation.release());
   }
 }
 

@@ -8,6 +8,6 @@ export { loadKnownHosts, saveKnownHosts, updateKnownHosts, writeKnownHostsAtomic
 export { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 export { useKeyObjects } from './key-objects.js';
 export { pinsOf } from './connection-cache.js';
-export { acquireLock, syncDir, withLock, writeFileAtomic, type FileLock, type LockOptions } from './lockfile.js';
+export { acquireLock, canonicalPath, LockHeldError, syncDir, withLock, writeFileAtomic, type FileLock, type LockOptions } from './lockfile.js';
 export { SshConnection, SshError, type ConnectFailure, type ConnectOptions, type Credentials, type ExecOptions, type ExecResult } from './connection.js';
 export { probeHostKey, probeHostKeys, probeTypeOf, PROBE_TYPES, PROBE_TYPE_NAMES, ProbeError, type PresentedKey, type ProbeFailure, type ProbeOptions, type ProbeResult, type ProbeType } from './probe.js';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FleetError } from '../core/errors.js';
 
 export interface LockOptions {
@@ -10,6 +10,13 @@ export interface LockOptions {
   timeoutMs?: number;
   /** Pause between attempts (default 50 ms, with jitter so waiters do not retry in lockstep). */
   retryMs?: number;
+}
+
+/** The lock is held by a live process (given up at once with `timeoutMs: 0`, else at the deadline). */
+export class LockHeldError extends FleetError {
+  constructor(message: string, readonly lockPath: string, readonly pid: string, readonly host: string) {
+    super(message);
+  }
 }
 
 export interface FileLock {
@@ -21,9 +28,26 @@ export interface FileLock {
 // A lock file left empty (its writer died between create and write) is judged stale after this long.
 const EMPTY_LOCK_STALE_MS = 10_000;
 
-/** Take `<target>.lock`, waiting while another live process holds it and breaking it if its holder died. */
+/**
+ * The one path that names a file however it is reached: symlinks and `..` resolved (of the file, or of
+ * its directory when the file does not exist yet). Locks hang off this, so a symlink or another
+ * spelling of the same file finds the same lock.
+ */
+export async function canonicalPath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const dir = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
+    return join(dir, basename(path));
+  }
+}
+
+/**
+ * Take `<target>.lock` (beside the file's canonical path), waiting while another live process holds
+ * it and breaking it if its holder died.
+ */
 export async function acquireLock(target: string, options: LockOptions = {}): Promise<FileLock> {
-  const lockPath = `${target}.lock`;
+  const lockPath = `${await canonicalPath(target)}.lock`;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const retryMs = options.retryMs ?? 50;
   const token = randomBytes(8).toString('hex');
@@ -54,8 +78,9 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
       continue;
     }
     if (Date.now() >= deadline) {
-      const [pid, host] = (holder ?? '').split('\n');
-      throw new FleetError(`timed out after ${timeoutMs} ms waiting for lock ${lockPath} (held by pid ${pid || '?'} on ${host || '?'})`);
+      const [pid = '', host = ''] = (holder ?? '').split('\n');
+      const waited = timeoutMs > 0 ? `timed out after ${timeoutMs} ms waiting for lock` : 'lock taken:';
+      throw new LockHeldError(`${waited} ${lockPath} (held by pid ${pid || '?'} on ${host || '?'})`, lockPath, pid || '?', host || '?');
     }
     await new Promise((r) => setTimeout(r, retryMs * (0.5 + Math.random())));
   }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile, chmod } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock, withLock, writeFileAtomic } from '../../src/ssh/index.js';
+import { acquireLock, LockHeldError, withLock, writeFileAtomic } from '../../src/ssh/index.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -92,6 +92,29 @@ describe('acquireLock', () => {
     await lock.release();
     expect(await exists(lock.path)).toBe(true);
     await rm(lock.path);
+  });
+
+  it('is one lock for a file however its path is spelled: through a symlink, a linked directory or ..', async () => {
+    const real = join(dir, 'shared');
+    await writeFile(real, 'pins');
+    await symlink(real, join(dir, 'shared-link'));
+    await mkdir(join(dir, 'sub'));
+    await symlink(dir, join(dir, 'dir-link'));
+    const lock = await acquireLock(real);
+    expect(lock.path).toBe(`${real}.lock`);
+    for (const other of [join(dir, 'shared-link'), join(dir, 'dir-link', 'shared'), join(dir, 'sub', '..', 'shared')]) {
+      const err = await acquireLock(other, { timeoutMs: 0 }).catch((e: unknown) => e);
+      expect(err, other).toBeInstanceOf(LockHeldError);
+      expect((err as LockHeldError).pid).toBe(String(process.pid));
+      expect((err as LockHeldError).lockPath).toBe(`${real}.lock`);
+    }
+    // A file that does not exist yet is named by its directory's real path.
+    const fresh = await acquireLock(join(dir, 'dir-link', 'not-yet'));
+    expect(fresh.path).toBe(join(dir, 'not-yet.lock'));
+    await fresh.release();
+    await lock.release();
+    const again = await acquireLock(join(dir, 'shared-link'), { timeoutMs: 0 });
+    await again.release();
   });
 
   it('withLock releases on failure too', async () => {
