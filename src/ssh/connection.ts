@@ -7,6 +7,7 @@ import type { AuthMethod, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuth
 import { authKey, pinsOf } from './connection-cache.js';
 import { sftpCall, writePipelined } from './connection-sftp.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
+import { hostKeyAlgorithms } from './host-key-order.js';
 import { lookup, verify, type HostKeyVerdict, type KnownHosts } from './known-hosts.js';
 
 const { Client } = ssh2;
@@ -162,6 +163,9 @@ export class SshConnection {
         readyTimeout: o.connectTimeoutMs + 1000,
         keepaliveInterval: o.keepaliveIntervalMs ?? 15_000,
         keepaliveCountMax: 3,
+        // The pinned key types first, as OpenSSH orders them: else a host pinned by its ECDSA key alone
+        // would present ed25519 and look re-keyed.
+        algorithms: hostKeyAlgorithms(pinsOf(o.knownHosts, o.address, o.port), o.address, o.port),
         hostVerifier: (key: Buffer) => {
           const keyType = keyTypeOfBlob(key) ?? 'unknown';
           const pins = pinsOf(o.knownHosts, o.address, o.port);
