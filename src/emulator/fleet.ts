@@ -24,6 +24,9 @@ export interface EmulatorOptions {
   /** Fault specs (`KIND[:MS]@WHO`), applied at start. */
   faults?: string[];
   seed?: string;
+  /** Guests' commands use the host's network instead of one namespace per guest (loopback only):
+   * a guest's user can then listen on any loopback address, a stopped guest's included. */
+  hostNetwork?: boolean;
 }
 
 export interface EmulatorStatus {
@@ -131,7 +134,7 @@ export class Emulator {
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
     let golden: GoldenSnapshot | undefined;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
-    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys };
+    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys, hostNetwork: !!opts.hostNetwork };
     for (let i = 1; i <= opts.guests; i++) {
       const name = guestName(i, opts.guests);
       const dir = join(state, 'guests', name);

@@ -33,6 +33,8 @@ export interface GuestEnvironment {
   spawner: SandboxSpawner;
   /** Host key presented under the `hostkey` fault: somebody else's key. */
   attackerKeys: string[];
+  /** Guests' commands share the host's network namespace instead of each guest having its own. */
+  hostNetwork: boolean;
 }
 
 export interface GuestStatus {
@@ -121,7 +123,7 @@ export class Guest {
     user: GuestUser, env: Record<string, string>, argv: string[], extra: Pick<SandboxRequest, 'pty' | 'login'> = {},
   ): Promise<SandboxProcess> {
     const proc = await this.env.spawner.spawn({
-      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, ...extra,
+      guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, hostNetwork: this.env.hostNetwork, ...extra,
     });
     this.processes.add(proc);
     void proc.result.then(() => this.processes.delete(proc));

@@ -45,6 +45,8 @@ export interface SandboxRequest {
   pty?: { rows: number; cols: number };
   /** Start argv[0] as a login shell (`-sh`), as sshd starts the shell of an interactive login. */
   login?: boolean;
+  /** The host's network instead of the guest's own namespace (loopback only, made on its first command). */
+  hostNetwork?: boolean;
 }
 
 export interface SandboxExit {
@@ -99,6 +101,7 @@ function launcherArgs(req: SandboxRequest): string[] {
     '--guest-bin', GUEST_BIN,
     ...(req.pty ? ['--pty', `${req.pty.rows}x${req.pty.cols}`] : []),
     ...(req.login ? ['--login'] : []),
+    '--net', req.hostNetwork ? 'host' : 'private',
     ...req.masks.flatMap((m) => ['--mask', m]),
     ...SHARED_ETC.flatMap((e) => ['--robind', `/etc/${e}:/etc/${e}`]),
     ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),

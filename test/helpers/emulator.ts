@@ -23,8 +23,9 @@ export interface TestFleet extends FleetAccess {
   stop(): Promise<void>;
 }
 
-export async function startFleet(opts: Omit<EmulatorOptions, 'state'>): Promise<TestFleet> {
-  const state = mkdtempSync(join(tmpdir(), 'clonefleet-emu-test-'));
+/** `parent`: where the state directory goes (default: the OS temp dir, tmpfs under the test config). */
+export async function startFleet(opts: Omit<EmulatorOptions, 'state'>, parent = tmpdir()): Promise<TestFleet> {
+  const state = mkdtempSync(join(parent, 'clonefleet-emu-test-'));
   let emu: Emulator;
   try {
     emu = await Emulator.start({ ...opts, state });
@@ -54,10 +55,10 @@ export async function startFleet(opts: Omit<EmulatorOptions, 'state'>): Promise<
  * them, also when they fail. Returns the getter the tests use; hooks registered after this call run
  * after the start and, being after-hooks, before the stop.
  */
-export function useFleet(opts: Omit<EmulatorOptions, 'state'>): () => TestFleet {
+export function useFleet(opts: Omit<EmulatorOptions, 'state'>, parent?: string): () => TestFleet {
   let fleet: TestFleet | undefined;
   beforeAll(async () => {
-    fleet = await startFleet(opts);
+    fleet = await startFleet(opts, parent);
   });
   afterAll(async () => {
     await fleet?.stop();

@@ -27,6 +27,8 @@ export function registerEmulator(program: Command): void {
     .option('--host-capacity <c>', 'at most C guest commands run at once; the rest queue (eligible queue)', int('--host-capacity'))
     .option('--fault <spec...>', 'inject faults: KIND[:MS]@WHO, WHO = all | N% | 3,5-7 | name | address')
     .option('--seed <seed>', 'seed for N% fault selections', 'clonefleet')
+    .option('--host-network', 'let guest commands share the host\'s network (default: each guest has its own, loopback only).\n' +
+      'RISK: a guest\'s user can then listen on any loopback address, a stopped guest\'s included, and see the host\'s sockets')
     .option('--detach', 'run in the background and return once every guest listens')
     .option('--json', 'print the status as JSON')
     .addHelpText('after', `\nFaults:\n${faultList}\n\nThe state directory gets: golden/, guests/, id_ed25519 (client key), inventory, hosts, known_hosts.`)

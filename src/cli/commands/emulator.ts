@@ -18,6 +18,7 @@ interface UpOptions {
   hostCapacity?: number;
   fault?: string[];
   seed: string;
+  hostNetwork?: boolean;
   detach?: boolean;
   json?: boolean;
 }
@@ -54,6 +55,7 @@ export async function up(opts: UpOptions): Promise<void> {
     hostCapacity: opts.hostCapacity ?? null,
     faults: opts.fault,
     seed: opts.seed,
+    hostNetwork: opts.hostNetwork,
   });
   printUp(emu.status(), opts.json);
   if (!opts.json) process.stdout.write('Running in the foreground; Ctrl-C stops the fleet.\n');
@@ -75,6 +77,7 @@ async function upDetached(opts: UpOptions): Promise<void> {
   const args = [bin, 'emulator', 'up', '--guests', String(opts.guests), '--state', state, '--subnet', opts.subnet,
     '--port', String(opts.port), '--seed', opts.seed];
   if (opts.uniqueKeys) args.push('--unique-keys');
+  if (opts.hostNetwork) args.push('--host-network');
   if (opts.hostCapacity !== undefined) args.push('--host-capacity', String(opts.hostCapacity));
   for (const f of opts.fault ?? []) args.push('--fault', f);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out] });

@@ -6,9 +6,14 @@
  * PID and IPC namespaces; the machine's root appears read-only, the guest's own directories appear
  * read-write at /etc, /root, /home, /var, /tmp and /run, the emulator's state directory (other
  * guests, the client key) is hidden, /dev is a minimal private one and /proc belongs to the new PID
- * namespace. Dangerous capabilities are dropped from the bounding set so that even root on the guest
- * (via sudo) cannot remount, load modules or touch raw devices. The command then runs as the login
- * user's uid/gid. setuid binaries (sudo) keep working: no_new_privs is NOT set, on purpose.
+ * namespace. The spawner puts every command of one guest into that guest's own network namespace
+ * (loopback only) unless the emulator shares the host's. Root on the guest (via sudo) gets no more
+ * than a container runtime's default: the bounding set keeps only the capabilities listed in
+ * guest_caps (Docker's default set less MKNOD, NET_RAW and SYS_CHROOT), and a seccomp filter denies
+ * the system calls that reach past namespaces and mounts (file handles, mounts, modules, kexec, bpf,
+ * keyrings, ptrace, userfaultfd, new namespaces, io_uring). The command then runs as the login user's
+ * uid/gid. setuid binaries (sudo) keep working: no_new_privs is NOT set, on purpose; the filter is
+ * installed while the launcher still holds CAP_SYS_ADMIN, and every process of the guest inherits it.
  *
  * Process layout: this process (outer) -> pid 1 of the new PID namespace (a tiny init that forwards
  * signals and reaps) -> the command. Outer mirrors the command's fate: same exit code, or it kills
@@ -25,10 +30,16 @@
 #include <grp.h>
 #include <sys/ioctl.h>
 #include <libgen.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +86,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: fleet-sandbox --guest DIR --newroot DIR --hostname NAME --uid N --gid N\n"
           "       [--groups a,b] [--mask PATH]... [--robind SRC:DST]... [--env K=V]... [--cwd DIR] [--guest-bin DIR]\n"
-          "       [--pty ROWSxCOLS] [--login] -- CMD...\n");
+          "       [--pty ROWSxCOLS] [--login] [--net private|host] -- CMD...\n");
   _exit(125);
 }
 
@@ -93,6 +104,9 @@ static void parse(int argc, char **argv, struct opts *o) {
     else if (!strcmp(a, "--hostname")) o->hostname = v;
     else if (!strcmp(a, "--cwd")) o->cwd = v;
     else if (!strcmp(a, "--guest-bin")) o->guestbin = v;
+    else if (!strcmp(a, "--net")) { /* private (the guest's own namespace, joined by the spawner) or host */
+      if (strcmp(v, "private") && strcmp(v, "host")) usage();
+    }
     else if (!strcmp(a, "--pty")) {
       unsigned rows = 0, cols = 0;
       if (sscanf(v, "%ux%u", &rows, &cols) != 2 || !rows || !cols || rows > 9999 || cols > 9999) usage();
@@ -170,15 +184,95 @@ static void setup_dev(const char *root) {
   }
 }
 
-/* Capabilities a guest's root must not have: they would let it leave the sandbox or touch the host. */
-static void drop_dangerous_caps(void) {
-  static const int caps[] = {
-      21 /* SYS_ADMIN */, 16 /* SYS_MODULE */, 17 /* SYS_RAWIO */, 19 /* SYS_PTRACE */, 22 /* SYS_BOOT */,
-      25 /* SYS_TIME */, 27 /* MKNOD */, 12 /* NET_ADMIN */, 18 /* SYS_CHROOT */, 34 /* SYSLOG */,
-      33 /* MAC_ADMIN */, 32 /* MAC_OVERRIDE */, 30 /* AUDIT_CONTROL */, 9 /* LINUX_IMMUTABLE */,
-      20 /* SYS_PACCT */, 26 /* SYS_TTY_CONFIG */, 35 /* WAKE_ALARM */, 36 /* BLOCK_SUSPEND */,
-      38 /* PERFMON */, 39 /* BPF */, 40 /* CHECKPOINT_RESTORE */, 13 /* NET_RAW */, 23 /* SYS_NICE */};
-  for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) prctl(PR_CAPBSET_DROP, caps[i], 0, 0, 0);
+/* The only capabilities a guest's root may hold: Docker's default set less MKNOD, NET_RAW and
+ * SYS_CHROOT. Everything else leaves the bounding set, above all DAC_READ_SEARCH, with which
+ * open_by_handle_at opens any inode of a mounted file system by number, around every mount. */
+static const int guest_caps[] = {
+    0 /* CHOWN */, 1 /* DAC_OVERRIDE */, 3 /* FOWNER */, 4 /* FSETID */, 5 /* KILL */, 6 /* SETGID */,
+    7 /* SETUID */, 8 /* SETPCAP */, 10 /* NET_BIND_SERVICE */, 29 /* AUDIT_WRITE */, 31 /* SETFCAP */};
+
+static int guest_may_hold(int cap) {
+  for (size_t i = 0; i < sizeof guest_caps / sizeof guest_caps[0]; i++)
+    if (guest_caps[i] == cap) return 1;
+  return 0;
+}
+
+/* Bounding set down to guest_caps (a cap the kernel does not know ends the loop), no ambient or
+ * inheritable capabilities: what root gains at execve is guest_caps and no more. */
+static void limit_capabilities(void) {
+  for (int cap = 0; cap < 64; cap++) {
+    if (guest_may_hold(cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      if (errno == EINVAL) break;
+      die("drop capability");
+    }
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) != 0) die("capget");
+  data[0].inheritable = data[1].inheritable = 0;
+  if (syscall(SYS_capset, &hdr, data) != 0) die("capset");
+}
+
+#if defined(__x86_64__)
+#define GUEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define GUEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "fleet-sandbox: the guest seccomp filter knows x86_64 and aarch64"
+#endif
+
+/* System calls a guest never makes: as Docker's default profile, they answer EPERM. */
+static const int denied_syscalls[] = {
+    SYS_open_by_handle_at, SYS_name_to_handle_at, SYS_mount, SYS_umount2, SYS_pivot_root,
+    SYS_kexec_load, SYS_kexec_file_load, SYS_bpf, SYS_init_module, SYS_finit_module, SYS_delete_module,
+    SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev, SYS_keyctl, SYS_add_key, SYS_request_key,
+    SYS_userfaultfd, SYS_perf_event_open, SYS_unshare, SYS_setns, SYS_swapon, SYS_swapoff, SYS_reboot,
+    SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_syslog,
+    SYS_quotactl, SYS_lookup_dcookie, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_move_mount,
+    SYS_open_tree, SYS_mount_setattr, SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
+    SYS_vhangup, SYS_personality,
+#ifdef SYS_iopl
+    SYS_iopl, SYS_ioperm,
+#endif
+#ifdef SYS_uselib
+    SYS_uselib,
+#endif
+};
+
+/* Namespace flags of clone(2): a guest makes processes, not namespaces. */
+#define CLONE_NS_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+static void install_seccomp(void) {
+  enum { N = sizeof denied_syscalls / sizeof denied_syscalls[0] };
+  struct sock_filter prog[2 * N + 16];
+  unsigned n = 0;
+#define ADD(x) prog[n++] = (struct sock_filter)x
+  ADD(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+  ADD(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, GUEST_AUDIT_ARCH, 1, 0));
+  ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)); /* another ABI (i386 on x86_64) */
+  ADD(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+#ifdef __x86_64__
+  ADD(BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000 /* __X32_SYSCALL_BIT */, 0, 1));
+  ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+#endif
+  for (unsigned i = 0; i < N; i++) {
+    ADD(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied_syscalls[i], 0, 1));
+    ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  }
+  /* clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone. */
+  ADD(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1));
+  ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS));
+  ADD(BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3));
+  ADD(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]))); /* flags, low word */
+  ADD(BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NS_FLAGS, 0, 1));
+  ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM));
+  ADD(BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+#undef ADD
+  struct sock_fprog fprog = {.len = (unsigned short)n, .filter = prog};
+  /* Without no_new_privs this needs CAP_SYS_ADMIN, which the launcher still holds here. */
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) die("seccomp");
 }
 
 static void build_root(const struct opts *o) {
@@ -245,12 +339,13 @@ static void forward_signals(int winch) {
 }
 
 static void become_user_and_exec(const struct opts *o) {
-  drop_dangerous_caps();
+  limit_capabilities();
   /* The session's pipes belong to the login user, as under sshd (so `cat /dev/stdin` may reopen them). */
   for (int fd = 0; fd < 3; fd++) {
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fchown(fd, o->uid, o->gid) != 0) die("chown stdio");
   }
+  install_seccomp(); /* last while CAP_SYS_ADMIN is ours: setresuid below takes it */
   if (setgroups(o->ngroups, o->groups) != 0) die("setgroups");
   if (setresgid(o->gid, o->gid, o->gid) != 0) die("setgid");
   if (setresuid(o->uid, o->uid, o->uid) != 0) die("setuid");
@@ -399,6 +494,7 @@ static int pty_main(const struct opts *o, int report_fd) {
 /* pid 1 of the guest's namespace: forward signals to the command, reap everything, report its fate. */
 static int init_main(const struct opts *o, int report_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0); /* keeps its full capabilities out of reach of the guest's own /proc */
   if (sethostname(o->hostname, strlen(o->hostname)) != 0) die("sethostname");
   build_root(o);
   if (o->pty_rows) return pty_main(o, report_fd);
@@ -543,6 +639,51 @@ static void drop_job_if_done(struct job *j) {
   *j = jobs[--njobs];
 }
 
+/* Each guest's network namespace (loopback only), made on its first command and held open here: a
+ * guest's listeners, its socket table and its abstract sockets are its own, so a guest cannot serve
+ * on a stopped guest's address or see the emulator's connections. */
+struct netns {
+  char *guest;
+  int fd;
+};
+static struct netns *netnss;
+static size_t nnetns, capnetns;
+static int host_netns = -1;
+
+static int bring_loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  int ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags |= IFF_UP | IFF_RUNNING, ioctl(s, SIOCSIFFLAGS, &ifr) == 0);
+  close(s);
+  return ok ? 0 : -1;
+}
+
+/* The namespace of `guest` (its directory), made now if it has none; -1 with errno on failure. */
+static int guest_netns(const char *guest) {
+  for (size_t i = 0; i < nnetns; i++)
+    if (!strcmp(netnss[i].guest, guest)) return netnss[i].fd;
+  if (host_netns < 0 && (host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) return -1;
+  if (unshare(CLONE_NEWNET) != 0) return -1;
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), saved = errno;
+  int up = fd >= 0 ? bring_loopback_up() : -1;
+  if (up != 0) saved = errno;
+  if (setns(host_netns, CLONE_NEWNET) != 0) die("return to the host network namespace");
+  if (fd < 0 || up != 0) {
+    if (fd >= 0) close(fd);
+    errno = saved;
+    return -1;
+  }
+  if (nnetns == capnetns) {
+    capnetns = capnetns ? 2 * capnetns : 64;
+    if (!(netnss = realloc(netnss, capnetns * sizeof *netnss))) die("realloc");
+  }
+  netnss[nnetns++] = (struct netns){.guest = strdup(guest), .fd = fd};
+  return fd;
+}
+
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void reply(const char *fmt, ...) {
   char line[128];
@@ -575,6 +716,17 @@ static void start_job(long long id, char *payload, size_t len, int with_ctl) {
     reply("F %lld %d\n", id, EINVAL);
     return;
   }
+  const char *guest = NULL, *net = "private";
+  for (int a = 1; a + 1 < argc && strcmp(args[a], "--"); a += 2) {
+    if (!strcmp(args[a], "--guest")) guest = args[a + 1];
+    else if (!strcmp(args[a], "--net")) net = args[a + 1];
+    else if (!strcmp(args[a], "--login")) a--; /* the one flag without a value */
+  }
+  int netns = -1;
+  if (strcmp(net, "host") != 0 && (!guest || (netns = guest_netns(guest)) < 0)) {
+    reply("F %lld %d\n", id, guest ? errno : EINVAL);
+    return;
+  }
   int in[2], out[2], err[2], ctl[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) != 0) goto fail;
   if (pipe2(out, O_CLOEXEC) != 0) goto fail_in;
@@ -589,6 +741,7 @@ static void start_job(long long id, char *payload, size_t len, int with_ctl) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
+    if (netns >= 0 && setns(netns, CLONE_NEWNET) != 0) _exit(125);
     if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(125);
     if (with_ctl && dup2(ctl[0], 3) < 0) _exit(125);
     close_from(with_ctl ? 4 : 3);
