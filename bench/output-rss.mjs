@@ -1,0 +1,82 @@
+// Benchmark: peak RSS of the `fleet run` process when guests print a lot. One emulated fleet (its own
+// process, state on /dev/shm) serves every case; each case is GUESTSxMB: that many guests each
+// printing that many bytes of text, the whole output also kept with `--out` (a directory on the
+// state's disk, removed after each run). Human view to /dev/null. Medians over RUNS runs; peak RSS
+// from GNU time (`%M`).
+//
+//   node bench/output-rss.mjs                    CASES=500x10MiB,10x50MB RUNS=3 FANOUT=64
+//   CASES=10x50MB RUNS=1 node bench/output-rss.mjs
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fleetBin = join(root, 'bin/fleet');
+const RUNS = Number(process.env.RUNS ?? 3);
+const FANOUT = Number(process.env.FANOUT ?? 64);
+const SUBNET = process.env.SUBNET ?? '127.134.0.0/16';
+const BASE = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+const OUT_BASE = process.env.OUT_BASE ?? tmpdir();
+const UNITS = { MiB: 1 << 20, MB: 1e6 };
+const CASES = (process.env.CASES ?? '500x10MiB,10x50MB').split(',').map((c) => {
+  const m = /^(\d+)x(\d+)(MiB|MB)$/.exec(c.trim());
+  if (!m) throw new Error(`CASES: GUESTSxSIZE(MiB|MB), got '${c}'`);
+  return { label: c.trim(), guests: Number(m[1]), bytes: Number(m[2]) * UNITS[m[3]] };
+});
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+function runOnce(state, c) {
+  const out = mkdtempSync(join(OUT_BASE, 'fleet-bench-out-'));
+  const rssFile = join(BASE, `fleet-bench-rss-${process.pid}`);
+  const limit = `guest[${'1'.padStart(3, '0')}-${String(c.guests).padStart(3, '0')}]`;
+  // Text that differs per guest, so nothing folds and every guest's output is its own.
+  const command = `yes "$(hostname): a line of output as a busy service would print it" | head -c ${c.bytes}`;
+  try {
+    const t0 = performance.now();
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, fleetBin, 'run', limit,
+      '-i', join(state, 'inventory'), '--identity', join(state, 'id_ed25519'), '-f', String(FANOUT), '--out', out, '--', command],
+    { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 << 20 });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`fleet run exited ${r.status}: ${String(r.stderr).slice(-600)}`);
+    const sizes = [1, c.guests].map((i) => statSync(join(out, `guest${String(i).padStart(3, '0')}.stdout`)).size);
+    if (sizes.some((s) => s !== c.bytes)) throw new Error(`--out files hold ${sizes.join(', ')} bytes, expected ${c.bytes}`);
+    const rssKiB = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
+    return { ms, rssMiB: rssKiB / 1024 };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(rssFile, { force: true });
+  }
+}
+
+const guests = Math.max(...CASES.map((c) => c.guests));
+const state = mkdtempSync(join(BASE, 'fleet-bench-output-'));
+const stop = () => {
+  spawnSync(process.execPath, [fleetBin, 'emulator', 'down', '--state', state, '--remove'], { stdio: 'ignore' });
+  rmSync(state, { recursive: true, force: true });
+};
+process.on('SIGINT', () => {
+  stop();
+  process.exit(130);
+});
+try {
+  const up = spawnSync(process.execPath, [fleetBin, 'emulator', 'up', '--guests', String(guests), '--state', state, '--subnet', SUBNET, '--detach', '--json'], { encoding: 'utf8' });
+  if (up.status !== 0) throw new Error(`emulator up failed: ${up.stderr}`);
+  const rows = [];
+  for (const c of CASES) {
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      runs.push(runOnce(state, c));
+      console.error(`${c.label}: run ${i + 1}: ${(runs.at(-1).ms / 1000).toFixed(1)} s, peak RSS ${runs.at(-1).rssMiB.toFixed(0)} MiB`);
+    }
+    rows.push(`| ${c.guests} x ${c.label.split('x')[1]} | ${median(runs.map((r) => r.rssMiB)).toFixed(0)} MiB | ${(median(runs.map((r) => r.ms)) / 1000).toFixed(1)} s |`);
+  }
+  console.log(`Medians of ${RUNS} runs, fanout ${FANOUT}, --out on ${OUT_BASE}, ${new Date().toISOString().slice(0, 10)}:\n`);
+  console.log('| guests x output each | peak RSS of `fleet run` | wall |');
+  console.log('|---|---|---|');
+  for (const r of rows) console.log(r);
+} finally {
+  stop();
+}
