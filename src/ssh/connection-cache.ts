@@ -30,12 +30,14 @@ function pinIndex(kh: KnownHosts): PinIndex {
   if (cached && cached.lines === kh.lines && cached.length === kh.lines.length) return cached;
   const ix: PinIndex = { lines: kh.lines, length: kh.lines.length, literal: new Map(), general: [], perHost: new Map() };
   kh.lines.forEach((l, i) => {
-    if (l.kind !== 'entry') return;
-    if (l.marker === 'revoked' || l.hashed || l.patterns.some((p) => /[*?!]/.test(p))) {
+    // Lines whose key is unusable stay with their host: its "not pinned" error names them.
+    const names = l.kind === 'entry' ? l : l.ignored;
+    if (!names) return;
+    if ((l.kind === 'entry' && l.marker === 'revoked') || names.hashed || names.patterns.some((p) => /[*?!]/.test(p))) {
       ix.general.push(i);
       return;
     }
-    for (const name of new Set(l.patterns.map((p) => p.toLowerCase()))) ix.literal.set(name, [...(ix.literal.get(name) ?? []), i]);
+    for (const name of new Set(names.patterns.map((p) => p.toLowerCase()))) ix.literal.set(name, [...(ix.literal.get(name) ?? []), i]);
   });
   pinIndexes.set(kh, ix);
   return ix;
@@ -50,9 +52,10 @@ export function pinsOf(kh: KnownHosts, host: string, port: number): KnownHosts {
     const matches = hashedNameMatcher(name);
     const keep = ix.general.filter((i) => {
       const l = ix.lines[i]!;
-      if (l.kind !== 'entry' || !l.hashed || l.marker === 'revoked') return true;
+      const hashed = l.kind === 'entry' ? (l.marker === 'revoked' ? undefined : l.hashed) : l.ignored?.hashed;
+      if (!hashed) return true;
       // Drop hashed lines of other hosts here, so the HMAC is computed once per line and host.
-      return matches(l.hashed.salt, l.hashed.hash);
+      return matches(hashed.salt, hashed.hash);
     });
     const positions = [...(ix.literal.get(name) ?? []), ...keep].sort((a, b) => a - b);
     sub = { ...kh, lines: positions.map((i) => ix.lines[i]!) };

@@ -20,7 +20,7 @@ export class SshError extends Error {
     message: string,
     readonly reason: ConnectFailure,
     readonly host: string,
-    readonly details: { verdict?: HostKeyVerdict; fingerprint?: string; pinned?: string[] } = {},
+    readonly details: { verdict?: HostKeyVerdict; fingerprint?: string; pinned?: string[]; ignored?: string[] } = {},
   ) {
     super(message);
     this.name = 'SshError';
@@ -70,11 +70,13 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
-function describeVerdict(o: ConnectOptions, verdict: HostKeyVerdict, keyType: string, fp: string, pinned: string[]): string {
+function describeVerdict(o: ConnectOptions, verdict: HostKeyVerdict, keyType: string, fp: string, pinned: string[], ignored: string[] = []): string {
   const who = `${o.name} (${o.address}:${o.port})`;
   switch (verdict) {
     case 'unknown':
-      return `host key of ${who} is not pinned: ${keyType} ${fp}. Enrol it deliberately with \`fleet keys trust\` after checking the fingerprint.`;
+      return `host key of ${who} is not pinned: ${keyType} ${fp}` +
+        (ignored.length ? ` (known_hosts lines for it that are not pins: ${ignored.join('; ')})` : '') +
+        '. Enrol it deliberately with `fleet keys trust` after checking the fingerprint.';
     case 'revoked':
       return `host key of ${who} is REVOKED in known_hosts: ${keyType} ${fp}. Refused.`;
     default:
@@ -103,7 +105,7 @@ export class SshConnection {
   static connect(o: ConnectOptions): Promise<SshConnection> {
     return new Promise((resolve, reject) => {
       const client = new Client();
-      let hostKey: { verdict: HostKeyVerdict; fingerprint: string; keyType: string; pinned: string[] } | undefined;
+      let hostKey: { verdict: HostKeyVerdict; fingerprint: string; keyType: string; pinned: string[]; ignored: string[] } | undefined;
       let settled = false;
       const fail = (err: SshError) => {
         if (settled) return;
@@ -133,7 +135,7 @@ export class SshConnection {
       });
       client.on('error', (err: Error & { level?: string }) => {
         if (hostKey && hostKey.verdict !== 'ok') {
-          fail(new SshError(describeVerdict(o, hostKey.verdict, hostKey.keyType, hostKey.fingerprint, hostKey.pinned), 'hostkey-refused', o.name, hostKey));
+          fail(new SshError(describeVerdict(o, hostKey.verdict, hostKey.keyType, hostKey.fingerprint, hostKey.pinned, hostKey.ignored), 'hostkey-refused', o.name, hostKey));
         } else if (err.level === 'client-authentication') {
           fail(new SshError(`${o.name} (${o.address}:${o.port}): authentication refused for user ${o.credentials.username}`, 'auth-refused', o.name));
         } else {
@@ -171,8 +173,9 @@ export class SshConnection {
           const pins = pinsOf(o.knownHosts, o.address, o.port);
           const verdict = verify(pins, o.address, o.port, keyType, key);
           if (verdict === 'ok') return true;
-          const pinned = lookup(pins, o.address, o.port).pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
-          hostKey = { verdict, fingerprint: fingerprintSha256(key), keyType, pinned };
+          const found = lookup(pins, o.address, o.port);
+          const pinned = found.pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
+          hostKey = { verdict, fingerprint: fingerprintSha256(key), keyType, pinned, ignored: found.ignored };
           return false;
         },
       };

@@ -2,6 +2,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { InputError } from '../core/errors.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
+import { keyBlobProblem } from './key-blob.js';
 
 export type Marker = 'revoked' | 'cert-authority';
 
@@ -25,6 +26,17 @@ export interface KnownHostsOther {
   kind: 'other';
   line: number;
   raw: string;
+  /**
+   * An entry whose host names are fine but whose key cannot be used (truncated, bad base64...): never
+   * a pin, but named in a host's "not pinned" error so the admin finds the line.
+   */
+  ignored?: HostNames & { message: string };
+}
+
+/** How a line names its hosts: comma-separated patterns, or one hashed name. */
+export interface HostNames {
+  patterns: string[];
+  hashed?: { salt: Buffer; hash: Buffer };
 }
 
 export type KnownHostsLine = KnownHostsEntry | KnownHostsOther;
@@ -57,6 +69,8 @@ export interface HostKeyLookup {
   revoked: Set<string>;
   /** @cert-authority keys whose patterns match the host. */
   certAuthorities: PinnedKey[];
+  /** Lines meant for the host whose key cannot be used (truncated...): `file:line: why`. */
+  ignored: string[];
 }
 
 export type HostKeyVerdict = 'ok' | 'unknown' | 'changed' | 'revoked';
@@ -93,6 +107,7 @@ export function parseKnownHosts(data: string | Buffer, file = '<known_hosts>'): 
       kh.warnings.push({ file, line: i + 1, message: parsed });
       kh.lines.push({ kind: 'other', line: i + 1, raw });
     } else {
+      if (parsed.kind === 'other' && parsed.ignored) kh.warnings.push({ file, line: i + 1, message: `${parsed.ignored.message}; ignored, not a pin` });
       kh.lines.push(parsed);
     }
   });
@@ -121,21 +136,28 @@ function parseLine(raw: string, line: number): KnownHostsLine | string {
   }
   if (/^\d+$/.test(keyType)) return 'SSH-1 RSA key (not supported)';
   if (!KEY_TYPE.test(keyType)) return `bad key type '${keyType}'`;
-  if (!BASE64.test(keyText)) return 'bad base64 in key';
-  const key = Buffer.from(keyText, 'base64');
-  const inner = keyTypeOfBlob(key);
-  if (inner === null) return 'key is not an SSH public key blob';
-  if (inner !== keyType) return `key type '${keyType}' does not match the key's own type '${inner}'`;
-  const entry: KnownHostsEntry = { kind: 'entry', line, raw, patterns: [], keyType, key, comment };
-  if (marker) entry.marker = marker;
+  let names: HostNames;
   if (hostField.startsWith('|')) {
     const hashed = parseHashed(hostField);
     if (!hashed) return 'bad hashed host name (expected |1|salt|hash)';
-    entry.hashed = hashed;
+    names = { patterns: [], hashed };
   } else {
-    entry.patterns = hostField.split(',');
+    names = { patterns: hostField.split(',') };
   }
+  const key = BASE64.test(keyText) ? Buffer.from(keyText, 'base64') : undefined;
+  const problem = key ? keyProblem(keyType, key) : 'bad base64 in key';
+  if (problem) return { kind: 'other', line, raw, ignored: { ...names, message: problem } };
+  const entry: KnownHostsEntry = { kind: 'entry', line, raw, ...names, keyType, key: key!, comment };
+  if (marker) entry.marker = marker;
   return entry;
+}
+
+/** Why a key of `keyType` cannot be used, or null. */
+function keyProblem(keyType: string, key: Buffer): string | null {
+  const inner = keyTypeOfBlob(key);
+  if (inner === null) return 'key is not an SSH public key blob';
+  if (inner !== keyType) return `key type '${keyType}' does not match the key's own type '${inner}'`;
+  return keyBlobProblem(keyType, key);
 }
 
 function parseHashed(field: string): { salt: Buffer; hash: Buffer } | null {
@@ -197,7 +219,7 @@ function matchPatterns(name: string, patterns: string[]): 1 | 0 | -1 {
 }
 
 /** Whether an entry applies to `name` (from hostKeyName), wildcards and negations included. */
-function entryMatches(entry: KnownHostsEntry, name: string): boolean {
+function entryMatches(entry: HostNames, name: string): boolean {
   if (entry.hashed) return createHmac('sha1', entry.hashed.salt).update(name).digest().equals(entry.hashed.hash);
   return matchPatterns(name, entry.patterns) === 1;
 }
@@ -247,7 +269,10 @@ function revokedKeys(kh: KnownHosts): Set<string> {
 export function lookup(kh: KnownHosts, host: string, port = 22): HostKeyLookup {
   const name = hostKeyName(host, port);
   const revoked = revokedKeys(kh);
-  const result: HostKeyLookup = { pinned: [], revoked, certAuthorities: [] };
+  const result: HostKeyLookup = { pinned: [], revoked, certAuthorities: [], ignored: [] };
+  for (const l of kh.lines) {
+    if (l.kind === 'other' && l.ignored && entryMatches(l.ignored, name)) result.ignored.push(`${kh.file}:${l.line}: ${l.ignored.message}`);
+  }
   for (const e of entries(kh)) {
     if (e.marker === 'revoked' || !entryMatches(e, name)) continue;
     const ref = { keyType: e.keyType, key: e.key, line: e.line };
@@ -335,6 +360,8 @@ function checkKey(keyType: string, key: Buffer): void {
   if (!KEY_TYPE.test(keyType) || inner !== keyType) {
     throw new InputError(`key type '${keyType}' does not match the key blob (${inner ?? 'not an SSH key'})`);
   }
+  const problem = keyBlobProblem(keyType, key);
+  if (problem) throw new InputError(`refusing to write a ${problem}`);
 }
 
 function appendLine(kh: KnownHosts, hostField: string, keyType: string, key: Buffer, comment = '', prefix = ''): void {

@@ -12,9 +12,13 @@ export function ed25519(fill: number): Buffer {
   return Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(Buffer.alloc(32, fill))]);
 }
 
-/** A blob of another type, same construction (content is not a real key; only the framing matters). */
+/**
+ * A blob of another type with that type's fields (an RSA key: exponent and modulus), content not a
+ * real key: only the framing matters, and it must be whole (a truncated key is no pin).
+ */
 export function blob(type: string, fill: number): Buffer {
-  return Buffer.concat([sshString(Buffer.from(type)), sshString(Buffer.alloc(48, fill))]);
+  const fields = type === 'ssh-rsa' ? [Buffer.from([1, 0, 1]), Buffer.alloc(48, fill)] : [Buffer.alloc(48, fill)];
+  return Buffer.concat([sshString(Buffer.from(type)), ...fields.map(sshString)]);
 }
 
 export const b64 = (key: Buffer) => key.toString('base64');

@@ -34,7 +34,7 @@ describe('known_hosts files', () => {
     const file = join(dir, 'warn');
     await writeFile(file, '# c\nh ssh-ed25519 !!!!\n');
     const kh = await loadKnownHosts(file);
-    expect(kh.warnings).toEqual([{ file, line: 2, message: 'bad base64 in key' }]);
+    expect(kh.warnings).toEqual([{ file, line: 2, message: 'bad base64 in key; ignored, not a pin' }]);
   });
 
   it('saves byte for byte what it loaded, including CRLF and latin1', async () => {
