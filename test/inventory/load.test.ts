@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadInventory } from '../../src/inventory/index.js';
 import { InputError } from '../../src/core/errors.js';
+import { fleet } from '../cli/cli-harness.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -43,5 +44,15 @@ describe('loadInventory', () => {
     const bin = join(dir, 'bin');
     await writeFile(bin, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));
     await expect(loadInventory(bin)).rejects.toThrow(/not a text file/);
+  });
+
+  it('refuses a host declared twice in two places: exit 2 naming both lines', async () => {
+    const file = join(dir, 'twice');
+    await writeFile(file, '[web]\nweb1 ansible_host=10.0.0.1\n[db]\nweb1 ansible_host=10.0.0.9\n');
+    const r = await fleet('inventory', '-i', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`fleet: ${file}:4: host 'web1' is declared again with ansible_host=10.0.0.9, but ${file}:2 gives it ansible_host=10.0.0.1: ` +
+      'one name, two places (give the second its own name, or the same value)\n');
+    expect(r.out).toBe('');
   });
 });

@@ -207,3 +207,25 @@ ntp=pool.ntp.org
     expect(err.line).toBe(line);
   });
 });
+
+describe('a host declared twice', () => {
+  it('may be listed in several groups and add vars, with the same address and port', () => {
+    const inv = parseInventory('[a]\nh ansible_host=10.0.0.1 ansible_port=2222\n[b]\nh ansible_host=10.0.0.1 role=db\n[c]\nh:2222\nh\n', 'inv');
+    expect(inv.hosts.get('h')).toMatchObject({ address: '10.0.0.1', port: 2222, vars: { role: 'db' }, groups: ['all', 'a', 'b', 'c'] });
+    expect(parseInventory('10.0.0.1:2222\n10.0.0.1:2222 rack=r1\n', 'hosts').hosts.get('10.0.0.1')!.port).toBe(2222);
+  });
+
+  it.each([
+    ['[a]\nh ansible_host=10.0.0.1\n[b]\nh ansible_host=10.0.0.2\n', 4, 2, /ansible_host=10\.0\.0\.2, but inv:2 gives it ansible_host=10\.0\.0\.1/],
+    ['[a]\nh ansible_host=10.0.0.1\n[b]\nh ansible_ssh_host=10.0.0.2\n', 4, 2, /ansible_ssh_host=10\.0\.0\.2, but inv:2 gives it ansible_host=10\.0\.0\.1/],
+    ['[a]\nh:2201\n[b]\nh\nh ansible_port=2202\n', 5, 2, /ansible_port=2202, but inv:2 gives it ansible_port=2201/],
+    ['10.0.0.1:22\n# moved\n10.0.0.1:2222\n', 3, 1, /host '10\.0\.0\.1' is declared again with ansible_port=2222, but inv:1/],
+    ['[g]\nweb[1-3] ansible_port=2222\nweb2 ansible_port=22\n', 3, 2, /host 'web2'/],
+  ])('rejects %j, naming both lines', (input, line, first, message) => {
+    const err = inputError(() => parseInventory(input, 'inv'));
+    expect(err.message).toMatch(message);
+    expect(err.message.startsWith(`inv:${line}: `)).toBe(true);
+    expect(err.message).toContain(`inv:${first} `);
+    expect(err.line).toBe(line);
+  });
+});
