@@ -1,23 +1,15 @@
 // Printing fleet results: gathered blocks for people, JSON Lines for scripts, per-host files, and a
 // one-line progress display on a terminal. The core hands over data; only this module writes.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gather, type FleetEvent, type FleetSummary, type HostResult, type OutputGroup } from '../executor/index.js';
+import { gather, receivedBytes, type FleetEvent, type FleetSummary, type HostResult, type OutputGroup } from '../executor/index.js';
 import { foldHosts } from '../inventory/index.js';
+
+export { writeOutDir } from './out-dir.js';
 
 const out = (s: string) => process.stdout.write(s);
 
 export function printJsonLines(results: HostResult[], summary: FleetSummary & Record<string, number>): void {
   for (const r of results) out(`${JSON.stringify(r)}\n`);
   out(`${JSON.stringify({ summary })}\n`);
-}
-
-export function writeOutDir(dir: string, results: HostResult[]): void {
-  mkdirSync(dir, { recursive: true });
-  for (const r of results) {
-    writeFileSync(join(dir, `${r.host}.stdout`), r.stdout);
-    writeFileSync(join(dir, `${r.host}.stderr`), r.stderr);
-  }
 }
 
 function block(title: string, body: string): string {
@@ -40,7 +32,7 @@ export function printGathered(results: HostResult[], summary: FleetSummary, verb
   for (const g of groups) {
     if (g.status === 'ok') out(block(`${g.folded} (${g.hosts.length})`, opts.describeOk ? opts.describeOk(g) : output(g)));
     // A failed command's output is worth reading; a failed step (no output of its own) is listed below.
-    else if (g.status === 'failed' && (g.stdout || g.stderr) && !opts.describeOk) {
+    else if (g.status === 'failed' && (g.stdout !== '' || g.stderr !== '') && !opts.describeOk) {
       out(block(`${g.folded} (${g.hosts.length})  exit ${g.exitCode ?? 'signal'}`, output(g)));
     }
   }
@@ -70,7 +62,17 @@ export function printGathered(results: HostResult[], summary: FleetSummary, verb
   out(`\n${verb}: ${parts.join(', ') || 'nothing'}${note} of ${summary.total} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
 }
 
-const output = (g: OutputGroup) => g.stdout + (g.stderr ? `[stderr]\n${g.stderr}` : '');
+/** Text as it came; bytes that are not text (not UTF-8, or with NULs) only by their size. */
+function shown(text: string | null, base64: string | undefined, omitted: number | undefined): string {
+  if (text !== null && !text.includes('\0')) return text;
+  const kept = text !== null ? Buffer.byteLength(text) : Buffer.byteLength(base64 ?? '', 'base64');
+  return `[${receivedBytes(kept, omitted ?? 0)} bytes of binary output]\n`;
+}
+
+const output = (g: OutputGroup) => {
+  const stderr = shown(g.stderr, g.stderrBase64, g.stderrOmitted);
+  return shown(g.stdout, g.stdoutBase64, g.stdoutOmitted) + (stderr ? `[stderr]\n${stderr}` : '');
+};
 
 /** done/total, failures and rate on one rewritten stderr line; nothing at all when not a TTY. */
 export function progressDisplay(total: number): { onEvent: (e: FleetEvent) => void; finish: () => void } {

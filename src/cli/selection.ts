@@ -20,9 +20,17 @@ export interface SelectionFlags {
   timeout?: number;
 }
 
-const seconds = (name: string) => (v: string) => {
+/** Longest --connect-timeout and --timeout: a day to get a session, a week for a command. */
+export const MAX_CONNECT_TIMEOUT_S = 24 * 3600;
+export const MAX_TIMEOUT_S = 7 * 24 * 3600;
+
+// Beyond 2^31-1 ms Node's timers fire after 1 ms, so an oversized value would time out every guest at
+// once: refused with the range instead. A UsageError: one line and exit 2, as for any bad input.
+const seconds = (name: string, max: number, range: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number of seconds, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw new UsageError(`${name} must be a number of seconds greater than 0 and at most ${max} (${range}), got '${v}'`);
+  }
   return n;
 };
 
@@ -34,8 +42,8 @@ export function addSelectionOptions(cmd: Command): Command {
     .option('-u, --user <name>', 'login user (default: inventory ansible_user, else yours)')
     .option('--identity <file>', 'private key file (default: ssh agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)')
     .option('--known-hosts <file>', 'pinned host keys (default: known_hosts beside the inventory)')
-    .option('--connect-timeout <s>', 'seconds to get an SSH session', seconds('--connect-timeout'), 10)
-    .option('--timeout <s>', 'seconds a command may run before it is stopped', seconds('--timeout'));
+    .option('--connect-timeout <s>', 'seconds to get an SSH session (at most 86400: 24 h)', seconds('--connect-timeout', MAX_CONNECT_TIMEOUT_S, '24 h'), 10)
+    .option('--timeout <s>', 'seconds a command may run before it is stopped (at most 604800: 7 days)', seconds('--timeout', MAX_TIMEOUT_S, '7 days'));
 }
 
 /** The selected guests and the known_hosts they are checked against: a selection without credentials. */

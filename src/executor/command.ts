@@ -1,6 +1,7 @@
 // `run` on one guest: connect pinned, exec (optionally under sudo -n), classify the outcome.
 import { SshConnection, SshError, type Credentials, type KnownHosts } from '../ssh/index.js';
 import { StepError } from './errors.js';
+import { OutputCapture, outputFields } from './output-capture.js';
 import type { HostResult } from './result.js';
 
 export interface GuestTarget {
@@ -60,11 +61,41 @@ export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c
   }
 }
 
-/** `stdin`: the same bytes fed to every guest's command (then EOF); default: EOF at once. */
-export function runCommandOn(t: GuestTarget, command: string, o: SessionOptions & { sudo?: boolean; stdin?: Buffer }): Promise<HostResult> {
+/** Where one guest's output goes as it arrives (files, say), besides the bounded copy in its result. */
+export interface OutputSink {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+}
+
+export interface RunOptions extends SessionOptions {
+  sudo?: boolean;
+  /** The same bytes fed to every guest's command (then EOF); default: EOF at once. */
+  stdin?: Buffer;
+  /** Receives every byte of the output; the result keeps a head and a tail of it (OUTPUT_KEEP). */
+  sink?: OutputSink;
+}
+
+export function runCommandOn(t: GuestTarget, command: string, o: RunOptions): Promise<HostResult> {
   return withConnection(t, o, async (conn, started) => {
-    const r = await conn.exec(o.sudo ? wrapSudo(command) : command, { timeoutMs: o.timeoutMs, ...(o.stdin ? { stdin: o.stdin } : {}) });
-    const base = { host: t.name, address: t.address, exitCode: r.exitCode, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString(), changed: true, durationMs: Date.now() - started };
+    const stdout = new OutputCapture();
+    const stderr = new OutputCapture();
+    const r = await conn.exec(o.sudo ? wrapSudo(command) : command, {
+      timeoutMs: o.timeoutMs,
+      ...(o.stdin ? { stdin: o.stdin } : {}),
+      onStdout: (d) => {
+        stdout.write(d);
+        o.sink?.stdout(d);
+      },
+      onStderr: (d) => {
+        stderr.write(d);
+        o.sink?.stderr(d);
+      },
+    });
+    const base = {
+      host: t.name, address: t.address, exitCode: r.exitCode, signal: r.signal,
+      ...outputFields('stdout', stdout.result()), ...outputFields('stderr', stderr.result()),
+      changed: true, durationMs: Date.now() - started,
+    };
     if (r.timedOut) return { ...base, status: 'timeout', error: `${t.name}: command still running after ${o.timeoutMs} ms; stopped` };
     if (r.exitCode === 0) return { ...base, status: 'ok' };
     if (r.exitCode === null && !r.signal) return { ...base, status: 'unreachable', error: `${t.name}: connection lost before the command finished` };

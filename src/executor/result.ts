@@ -9,8 +9,21 @@ export interface HostResult {
   status: HostStatus;
   exitCode: number | null;
   signal?: string | null;
-  stdout: string;
-  stderr: string;
+  /** The command's output as text (UTF-8), or null when it is not text: then `stdoutBase64` holds it. */
+  stdout: string | null;
+  stderr: string | null;
+  /** Output that is not UTF-8, base64-encoded (absent for text). */
+  stdoutBase64?: string;
+  stderrBase64?: string;
+  /**
+   * Bytes left out of a long output: what is kept is its head, a `[N bytes omitted]` line and its
+   * tail (absent when nothing was left out; `--out` files always hold everything).
+   */
+  stdoutOmitted?: number;
+  stderrOmitted?: number;
+  /** SHA-256 (hex) of the whole output, given when part of it was omitted. */
+  stdoutSha256?: string;
+  stderrSha256?: string;
   /** push: whether the guest's file changed; run: always true (a command ran). */
   changed: boolean;
   durationMs: number;

@@ -48,6 +48,13 @@ export interface ConnectOptions {
 export interface ExecOptions {
   stdin?: Buffer | string;
   timeoutMs?: number;
+  /**
+   * Called with each chunk of stdout as it arrives, instead of collecting it (the result's `stdout`
+   * is then empty): bounded memory for any amount of output. Synchronous: a slow handler slows the
+   * connection, nothing queues.
+   */
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
 }
 
 /** A command started with SshConnection.start(). */
@@ -183,9 +190,12 @@ export class SshConnection {
     });
   }
 
-  /** Runs a command; output is collected. On timeout the remote command gets TERM and the channel closes. */
+  /**
+   * Runs a command; output is collected, or handed to onStdout/onStderr as it arrives. On timeout the
+   * remote command gets TERM and the channel closes.
+   */
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return this.start(command, { timeoutMs: opts.timeoutMs }).then((p) => {
+    return this.start(command, opts).then((p) => {
       p.end(opts.stdin);
       return p.result;
     });
@@ -195,7 +205,7 @@ export class SshConnection {
    * Starts a command whose stdin the caller feeds while reading its stdout: a conversation with a
    * script on the guest (answer, then decide what to send). `result` settles when the channel closes.
    */
-  start(command: string, opts: { timeoutMs?: number } = {}): Promise<RemoteProcess> {
+  start(command: string, opts: Omit<ExecOptions, 'stdin'> = {}): Promise<RemoteProcess> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, stream: ClientChannel) => {
         if (err) return reject(err);
@@ -214,11 +224,13 @@ export class SshConnection {
             }, opts.timeoutMs)
           : undefined;
         const wake = () => waiters.splice(0).forEach((w) => w());
+        const { onStdout, onStderr } = opts;
         stream.on('data', (d: Buffer) => {
-          out.push(d);
+          if (onStdout) onStdout(d);
+          else out.push(d);
           wake();
         });
-        stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+        stream.stderr.on('data', (d: Buffer) => (onStderr ? onStderr(d) : errOut.push(d)));
         stream.on('exit', (code: number | null, sig?: string) => {
           exitCode = code;
           signal = sig ?? null;

@@ -1,11 +1,12 @@
 // Registers the fleet-wide commands (run, push, inventory); their work is loaded lazily.
 import { Command } from 'commander';
+import { UsageError } from '../../core/index.js';
 import { addSelectionOptions } from '../selection.js';
 import { commandWords } from '../words.js';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got '${v}'`);
   return n;
 };
 
@@ -23,9 +24,14 @@ export function registerFleetCommands(program: Command): void {
     .option('--batch <n|%>', 'roll out in batches of this size, in order')
     .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
     .option('--json', 'JSON Lines: one object per guest, then a summary')
-    .option('--out <dir>', 'write each guest\'s stdout and stderr to DIR/<host>.stdout|.stderr')
+    .option('--out <dir>', 'write each guest\'s whole stdout and stderr, byte for byte, to DIR/<host>.stdout|.stderr')
     .addHelpText('after', `
-Output folds guests with identical output into one block headed by their host range.
+Output folds guests with identical output into one block headed by their host range; output that is
+not text shows as "[N bytes of binary output]". Each guest's output is kept in memory up to 512 KiB
+per stream (its head and tail around a "[N bytes omitted]" line); --out files hold all of it.
+--json: "stdout"/"stderr" are text, or null when the output is not UTF-8: then "stdoutBase64"/
+"stderrBase64" hold its bytes; "stdoutOmitted" (bytes left out) and "stdoutSha256" (of the whole
+output) appear when it was cut.
 Examples:
   fleet run -i inventory web -- 'uptime'
   fleet run -l 'all:!db' --sudo --batch 10% --max-fail 2 -- 'systemctl restart nginx'

@@ -3,7 +3,8 @@ import { UsageError } from '../../core/index.js';
 import { exitCodeOf, runCommandOn } from '../../executor/index.js';
 import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress, type FanOutFlags } from '../fan-out.js';
-import { printGathered, printJsonLines, writeOutDir } from '../render.js';
+import { OutDir, prepareOutDir } from '../out-dir.js';
+import { printGathered, printJsonLines } from '../render.js';
 import { resolveSelection, type SelectionFlags } from '../selection.js';
 
 export interface RunFlags extends SelectionFlags, FanOutFlags {
@@ -31,11 +32,25 @@ export async function readInput(input: NodeJS.ReadStream = process.stdin): Promi
 export async function run(selection: string | undefined, words: string[], f: RunFlags): Promise<void> {
   if (words.length === 0) throw new UsageError('no command: fleet run [selection] [options] -- <command...>');
   const command = words.join(' ');
+  // A directory that cannot take the output is known before any guest runs anything.
+  if (f.out) prepareOutDir(f.out);
+  const out = f.out ? new OutDir(f.out) : undefined;
   const stdin = f.stdin ? await readInput() : undefined;
   const { targets, session } = await resolveSelection(selection, f);
-  const { results, summary } = await fanOutWithProgress(targets, (t) => runCommandOn(t, command, { ...session, sudo: f.sudo, stdin }), f);
-  if (f.out) writeOutDir(f.out, results);
+  const { results, summary } = await fanOutWithProgress(targets, async (t) => {
+    const sink = out?.guest(t.name);
+    try {
+      return await runCommandOn(t, command, { ...session, sudo: f.sudo, stdin, sink });
+    } finally {
+      sink?.close();
+    }
+  }, f);
   if (f.json) printJsonLines(results, summary);
   else printGathered(results, summary, 'run');
   setExitStatus(exitCodeOf(summary));
+  const lost = out?.errors() ?? [];
+  for (const e of lost.slice(0, 5)) process.stderr.write(`fleet: --out: cannot write ${e}\n`);
+  if (lost.length > 5) process.stderr.write(`fleet: --out: ${lost.length - 5} more files could not be written\n`);
+  // The output the user asked to keep is not all there: that is a failure, whatever the guests did.
+  if (lost.length > 0) setExitStatus(1);
 }
