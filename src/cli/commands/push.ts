@@ -6,6 +6,7 @@ import { InputError, UsageError } from '../../core/index.js';
 import { backupSuffix, exitCodeOf, pushFileOn } from '../../executor/index.js';
 import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress } from '../fan-out.js';
+import { prepareOutDir } from '../out-dir.js';
 import { printGathered, printJsonLines, writeOutDir } from '../render.js';
 import { resolveSelection } from '../selection.js';
 import type { RunFlags } from './run.js';
@@ -30,6 +31,7 @@ export async function push(args: (string | undefined)[], f: PushFlags): Promise<
   const data = readLocal(local!);
   // `dir/` means "into that directory, under the local file's name", as cp and scp read it.
   const remote = remoteArg!.endsWith('/') ? `${remoteArg}${basename(local!)}` : remoteArg!;
+  if (f.out) prepareOutDir(f.out);
   const { targets, session } = await resolveSelection(selection, f);
   const suffix = backupSuffix();
   const { results, summary } = await fanOutWithProgress(
