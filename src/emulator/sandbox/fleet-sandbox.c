@@ -229,10 +229,10 @@ static const int denied_syscalls[] = {
     SYS_kexec_load, SYS_kexec_file_load, SYS_bpf, SYS_init_module, SYS_finit_module, SYS_delete_module,
     SYS_ptrace, SYS_process_vm_readv, SYS_process_vm_writev, SYS_keyctl, SYS_add_key, SYS_request_key,
     SYS_userfaultfd, SYS_perf_event_open, SYS_unshare, SYS_setns, SYS_swapon, SYS_swapoff, SYS_reboot,
-    SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_clock_adjtime, SYS_adjtimex, SYS_syslog,
+    SYS_acct, SYS_settimeofday, SYS_clock_settime, SYS_syslog,
     SYS_quotactl, SYS_lookup_dcookie, SYS_fsopen, SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_move_mount,
     SYS_open_tree, SYS_mount_setattr, SYS_io_uring_setup, SYS_io_uring_enter, SYS_io_uring_register,
-    SYS_vhangup, SYS_personality,
+    SYS_vhangup,
 #ifdef SYS_iopl
     SYS_iopl, SYS_ioperm,
 #endif
@@ -275,15 +275,41 @@ static void install_seccomp(void) {
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0) die("seccomp");
 }
 
+/*
+ * A guest's root is a copy-on-write overlay: lower layer the golden image, upper layer only what the
+ * guest changed. The overlay holder (`--overlays`, below) makes one per guest as a detached mount,
+ * which belongs to no mount table: a sandbox's new mount namespace does not copy thousands of them,
+ * and every command of a guest gets a clone of the same mount, so concurrent sessions of one guest
+ * share one overlay (one cache, one work directory) and see each other's changes at once. A detached
+ * mount can only be cloned from the namespace that made it, so the clones are taken before unshare.
+ */
+#define NGUEST_DIRS (sizeof guest_dirs / sizeof guest_dirs[0])
+static int guest_tree[NGUEST_DIRS] = {-1, -1, -1, -1, -1, -1};
+
+static void open_guest_trees(const struct opts *o) {
+  char src[4096];
+  for (size_t i = 0; i < NGUEST_DIRS; i++) {
+    path_join(src, sizeof src, o->guest, guest_dirs[i]);
+    guest_tree[i] = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  }
+}
+
 static void build_root(const struct opts *o) {
   char p[4096], src[4096];
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("make / private");
   mount_or_die("/", o->newroot, NULL, MS_BIND | MS_REC, NULL);
   make_readonly_recursive(o->newroot);
-  for (size_t i = 0; i < sizeof guest_dirs / sizeof guest_dirs[0]; i++) {
+  for (size_t i = 0; i < NGUEST_DIRS; i++) {
     path_join(src, sizeof src, o->guest, guest_dirs[i]);
     path_join(p, sizeof p, o->newroot, guest_dirs[i]);
     struct stat st;
+    if (guest_tree[i] >= 0) {
+      if (syscall(SYS_move_mount, guest_tree[i], "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) != 0) die("attach guest directory");
+      close(guest_tree[i]);
+      guest_tree[i] = -1;
+      continue;
+    }
+    /* No open_tree (kernel before 5.2): a plain directory is bound the classic way. */
     if (stat(src, &st) != 0 || stat(p, &st) != 0) continue;
     mount_or_die(src, p, NULL, MS_BIND | MS_REC, NULL);
   }
@@ -552,6 +578,7 @@ static int guestctl_main(int argc, char **argv) {
 static int sandbox_main(int argc, char **argv) {
   struct opts o;
   parse(argc, argv, &o);
+  open_guest_trees(&o);
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) die("pipe");
   if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWIPC) != 0) die("unshare");
@@ -869,8 +896,66 @@ static int spawner_main(void) {
   return 0;
 }
 
+/*
+ * Overlay holder mode (`fleet-sandbox --overlays`): one long-lived process that makes each guest's
+ * root overlay and holds it, as a detached mount, for the emulator's lifetime. The emulator reads and
+ * writes a guest's files through /proc/<our pid>/fd/<fd> (the merged view, as the guest sees it) and
+ * passes that path as the launcher's --guest. Over stdin/stdout, one line each:
+ *
+ *   in:  M <id> <lower>\t<upper>\t<work>\n   make a guest's overlay (upper and work: same file system)
+ *   out: M <id> <fd>\n                       made: the guest's root is /proc/<our pid>/fd/<fd>
+ *        E <id> <errno>\n                    could not
+ *
+ * When stdin closes (the emulator is gone), it exits and the overlays go with it.
+ */
+static int make_overlay(const char *lower, const char *upper, const char *work) {
+  int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return -1;
+  /* lowerdir+ (Linux 6.8) takes the path as it is; older kernels parse "lowerdir" themselves. */
+  int ok = (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", lower, 0) == 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) == 0) &&
+           syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
+           syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "workdir", work, 0) == 0 &&
+           syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
+  int mnt = ok ? (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV) : -1;
+  int saved = errno;
+  close(fs);
+  errno = saved;
+  return mnt;
+}
+
+static int overlays_main(void) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl; /* one descriptor per guest */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) rl.rlim_cur = rl.rlim_max, setrlimit(RLIMIT_NOFILE, &rl);
+  char line[3 * 4096 + 64];
+  while (fgets(line, sizeof line, stdin)) {
+    long long id = 0;
+    int off = 0;
+    char *nl = strchr(line, '\n');
+    if (!nl || sscanf(line, "M %lld %n", &id, &off) != 1 || off == 0) {
+      fprintf(stderr, "fleet-sandbox --overlays: bad request\n");
+      return 2;
+    }
+    *nl = '\0';
+    char *lower = line + off, *upper = strchr(lower, '\t'), *work = upper ? strchr(upper + 1, '\t') : NULL;
+    int fd = -1;
+    if (!work) errno = EINVAL;
+    else {
+      *upper++ = '\0', *work++ = '\0';
+      fd = make_overlay(lower, upper, work);
+    }
+    char out[64];
+    int n = fd >= 0 ? snprintf(out, sizeof out, "M %lld %d\n", id, fd) : snprintf(out, sizeof out, "E %lld %d\n", id, errno);
+    if (!write_all(1, out, (size_t)n)) return 0;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (strcmp(basename(argv[0]), "fleet-guestctl") == 0) return guestctl_main(argc, argv);
   if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return spawner_main();
+  if (argc == 2 && strcmp(argv[1], "--overlays") == 0) return overlays_main();
   return sandbox_main(argc, argv);
 }
