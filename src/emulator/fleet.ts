@@ -6,10 +6,11 @@ import { join, resolve } from 'node:path';
 import { FleetError, UsageError } from '../core/index.js';
 import { acquireLock, useKeyObjects, type FileLock } from '../ssh/index.js';
 import { parseFault, type FaultKind, type GuestRef } from './faults.js';
-import { ADMIN_USER, cloneGuest, createGoldenImage, snapshotGolden, type GoldenSnapshot } from './golden.js';
+import { ADMIN_USER, cloneGuest, createGoldenImage } from './golden.js';
 import { Guest, type GuestStatus } from './guest.js';
 import { HostModel, type HostModelStatus } from './host-model.js';
 import { generateHostKey } from './keys.js';
+import { OverlayHolder } from './overlays.js';
 import { checkSandboxBuilt, SandboxSpawner, sftpServerPath } from './sandbox.js';
 
 export interface EmulatorOptions {
@@ -83,6 +84,8 @@ export class Emulator {
   private startupMs = 0;
   private control?: net.Server;
   private readonly spawner = new SandboxSpawner();
+  /** Holds every guest's root overlay (the guests' files live through it). */
+  private readonly overlays = new OverlayHolder();
   /** Held while this emulator runs: one emulator per state directory. */
   private lock?: FileLock;
 
@@ -131,18 +134,29 @@ export class Emulator {
       throw new FleetError(`another emulator already uses the state directory ${state} (${(err as Error).message})`);
     }
     mkdirSync(join(state, '.newroot'), { recursive: true });
+    mkdirSync(join(state, 'work'), { recursive: true });
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
-    let golden: GoldenSnapshot | undefined;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
     const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys, hostNetwork: !!opts.hostNetwork };
-    for (let i = 1; i <= opts.guests; i++) {
-      const name = guestName(i, opts.guests);
-      const dir = join(state, 'guests', name);
-      const address = addresses[i - 1]!;
-      if (!existsSync(join(dir, 'etc'))) cloneGuest((golden ??= snapshotGolden(goldenDir)), dir, { hostname: name, address, uniqueKeys: !!opts.uniqueKeys });
-      emu.guests.push(new Guest({ index: i, name, address, port, dir }, env));
-    }
     try {
+      await emu.overlays.start();
+      // Every guest's overlay is asked for at once: the holder makes them while this loop goes on.
+      const clones = addresses.map((address, k) => {
+        const name = guestName(k + 1, opts.guests);
+        const upper = join(state, 'guests', name);
+        const work = join(state, 'work', name);
+        const fresh = !existsSync(join(upper, 'etc'));
+        mkdirSync(upper, { recursive: true });
+        mkdirSync(work, { recursive: true });
+        const root = emu.overlays.mount({ lower: goldenDir, upper, work });
+        root.catch(() => {}); // awaited below, in order; the first failure is the one reported
+        return { name, address, upper, fresh, root };
+      });
+      for (const [k, c] of clones.entries()) {
+        const dir = await c.root;
+        if (c.fresh) cloneGuest(dir, { hostname: c.name, address: c.address, uniqueKeys: !!opts.uniqueKeys });
+        emu.guests.push(new Guest({ index: k + 1, name: c.name, address: c.address, port, dir, upper: c.upper }, env));
+      }
       await emu.spawner.start();
       await Promise.all(emu.guests.map((g) => g.start()));
       for (const spec of opts.faults ?? []) await emu.setFault(spec);
@@ -240,6 +254,7 @@ export class Emulator {
     if (control) await new Promise<void>((r) => control.close(() => r()));
     await Promise.all(this.guests.map((g) => g.close()));
     await this.spawner.close();
+    await this.overlays.close();
     rmSync(join(this.state, 'emulator.sock'), { force: true });
     const pidFile = join(this.state, 'emulator.pid');
     if (existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile);

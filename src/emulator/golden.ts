@@ -1,8 +1,9 @@
 // The golden image and its clones: what every emulated guest's /etc, /home, /root, /var, /tmp and
-// /run hold. Clones keep the image's host keys and machine-id unless asked for unique ones, exactly
-// the field's problem: any clone's root can impersonate every other.
+// /run hold. A clone is copy-on-write (an overlay over the image, see overlays.ts). Clones keep the
+// image's host keys and machine-id unless asked for unique ones, exactly the field's problem: any
+// clone's root can impersonate every other.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateHostKey, sshKeygen } from './keys.js';
 
@@ -172,55 +173,16 @@ export function createGoldenImage(state: string): GoldenImage {
   return { dir, clientKey: join(state, 'id_ed25519'), clientPublicKey: client.publicKey };
 }
 
-type SnapshotEntry =
-  | { kind: 'dir'; rel: string; mode: number; uid: number; gid: number }
-  | { kind: 'file'; rel: string; mode: number; uid: number; gid: number; data: Buffer }
-  | { kind: 'link'; rel: string; target: string };
-
-/** The golden image read once into memory: cloning it 500 times is then only writes (fs.cpSync
- * re-stats everything per copy and was ~10x slower). */
-export interface GoldenSnapshot {
-  entries: SnapshotEntry[];
-}
-
-export function snapshotGolden(dir: string): GoldenSnapshot {
-  const entries: SnapshotEntry[] = [];
-  const walk = (rel: string) => {
-    const abs = join(dir, rel);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) entries.push({ kind: 'link', rel, target: readlinkSync(abs) });
-    else if (st.isDirectory()) {
-      entries.push({ kind: 'dir', rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
-      for (const name of readdirSync(abs).sort()) walk(join(rel, name));
-    } else if (st.isFile()) entries.push({ kind: 'file', rel, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, data: readFileSync(abs) });
-    // sockets and fifos (a guest's run/fleet/control.sock) are not part of an image
-  };
-  walk('.');
-  return { entries };
-}
-
-function materialize(snap: GoldenSnapshot, dest: string): void {
-  for (const e of snap.entries) {
-    const abs = join(dest, e.rel);
-    if (e.kind === 'link') symlinkSync(e.target, abs);
-    else {
-      if (e.kind === 'dir') mkdirSync(abs, { recursive: e.rel === '.' });
-      else writeFileSync(abs, e.data);
-      chmodSync(abs, e.mode);
-      if (e.uid !== 0 || e.gid !== 0) chownSync(abs, e.uid, e.gid);
-    }
-  }
-}
-
 export interface CloneOptions {
   hostname: string;
   address: string;
   uniqueKeys: boolean;
 }
 
-/** Clones the golden image into one guest root; unique keys and machine-id only when asked. */
-export function cloneGuest(golden: GoldenSnapshot, guestDir: string, opts: CloneOptions): void {
-  materialize(golden, guestDir);
+/** Makes a fresh clone its own: `guestDir` is the guest's merged root (an overlay over the golden
+ * image), so only the files written here land in the guest's upper layer. Unique keys and
+ * machine-id only when asked. */
+export function cloneGuest(guestDir: string, opts: CloneOptions): void {
   const etc = join(guestDir, 'etc');
   write(join(etc, 'hostname'), `${opts.hostname}\n`);
   write(join(etc, 'hosts'), `127.0.0.1\tlocalhost\n${opts.address}\t${opts.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);

@@ -1,6 +1,6 @@
 // Reading a guest's own files from outside its sandbox, as its sshd would: users from its passwd and
 // group, authorized_keys of a user, and the host keys its sshd_config names.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
@@ -26,11 +26,12 @@ export function hostPath(guestDir: string, guestPath: string): string | undefine
 
 const MAX_GUEST_FILE = 1 << 20;
 
-/** Guest directories are the emulator's own paths (no guest can change them): resolved once each. */
-const realGuestDirs = new Map<string, string>();
-function realGuestDir(guestDir: string): string {
+/** Guest directories are the emulator's own paths (no guest can change them): resolved once each,
+ * with the device their files report (a guest's overlay has its own). */
+const realGuestDirs = new Map<string, { path: string; dev: number }>();
+function realGuestDir(guestDir: string): { path: string; dev: number } {
   let real = realGuestDirs.get(guestDir);
-  if (real === undefined) realGuestDirs.set(guestDir, (real = realpathSync(guestDir)));
+  if (real === undefined) realGuestDirs.set(guestDir, (real = { path: realpathSync(guestDir), dev: statSync(guestDir).dev }));
   return real;
 }
 
@@ -47,8 +48,12 @@ export function readGuest(guestDir: string, guestPath: string): string | undefin
     const st = fstatSync(fd);
     if (!st.isFile() || st.size > MAX_GUEST_FILE) return undefined;
     // Checked on the open file itself, so nothing can swap a path component in between: the kernel
-    // names the file the descriptor holds, every symlink already resolved.
-    const rel = relative(realGuestDir(guestDir), readlinkSync(`/proc/self/fd/${fd}`));
+    // names the file the descriptor holds, every symlink already resolved. A guest's overlay is a
+    // mount of its own, which the kernel names from its own root: an absolute symlink that leaves it
+    // lands on another device, whatever its name.
+    const real = realGuestDir(guestDir);
+    if (st.dev !== real.dev) return undefined;
+    const rel = relative(real.path, readlinkSync(`/proc/self/fd/${fd}`));
     if (rel.startsWith('..') || isAbsolute(rel) || !GUEST_DIRS.includes(rel.split(sep)[0] as (typeof GUEST_DIRS)[number])) return undefined;
     return readFileSync(fd, 'utf8');
   } catch {

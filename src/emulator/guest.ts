@@ -21,7 +21,10 @@ export interface GuestConfig {
   name: string;
   address: string;
   port: number;
+  /** The guest's root as it sees it (its merged overlay): the emulator reads and writes its files here. */
   dir: string;
+  /** Where its own changes are kept on disk (the overlay's upper layer). */
+  upper?: string;
 }
 
 /** What all guests of one emulator share. */

@@ -1,0 +1,110 @@
+// Guest roots as copy-on-write overlays (lower: the golden image, upper: what the guest changed),
+// made and held by one `fleet-sandbox --overlays` process as detached mounts. A guest's merged view
+// is the path /proc/<holder>/fd/<n>: the emulator reads and writes guest files there (the kernel does
+// copy-up and whiteouts), and each sandboxed command clones that mount into its own namespace. No
+// overlay sits in a mount table, so no sandbox pays for copying thousands of them. Protocol:
+// fleet-sandbox.c.
+import { fileURLToPath } from 'node:url';
+import { constants as osc } from 'node:os';
+import { execa, type ResultPromise } from 'execa';
+import { FleetError } from '../core/index.js';
+
+const SANDBOX_BIN = fileURLToPath(new URL('../../dist/emulator/fleet-sandbox', import.meta.url));
+
+type HolderProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'inherit'; buffer: false; reject: false }>;
+
+export interface OverlayLayers {
+  /** The golden image: read-only, shared by every guest. */
+  lower: string;
+  /** The guest's own changes. */
+  upper: string;
+  /** The overlay's scratch directory: empty, on the same file system as upper. */
+  work: string;
+}
+
+interface Pending {
+  resolve: (root: string) => void;
+  reject: (err: Error) => void;
+  layers: OverlayLayers;
+}
+
+function errnoName(n: number): string {
+  return Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+}
+
+export class OverlayHolder {
+  private proc?: HolderProcess;
+  private holderPid = 0;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private buffered = '';
+  private closing = false;
+  /** Set once the holder has died: every guest root went with it. */
+  private lost?: string;
+
+  /** Starts the holder process. */
+  async start(): Promise<void> {
+    const proc: HolderProcess = execa(SANDBOX_BIN, ['--overlays'], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false });
+    this.proc = proc;
+    if (!proc.pid) await proc; // could not even start: the rejection below names why
+    this.holderPid = proc.pid!;
+    proc.stdin.on('error', () => {});
+    proc.stdout.setEncoding('latin1');
+    proc.stdout.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      let nl: number;
+      while ((nl = this.buffered.indexOf('\n')) >= 0) {
+        this.onLine(this.buffered.slice(0, nl));
+        this.buffered = this.buffered.slice(nl + 1);
+      }
+    });
+    void proc.then((r) => {
+      this.lost = r.signal ?? `exit code ${r.exitCode}`;
+      this.proc = undefined;
+      if (!this.closing) console.error(`emulator: the guest overlay holder (${SANDBOX_BIN} --overlays) ended (${this.lost}); guest roots are gone, restart the emulator`);
+      for (const p of this.pending.values()) p.reject(new FleetError(`the guest overlay holder ended (${this.lost})`));
+      this.pending.clear();
+    });
+  }
+
+  private onLine(line: string): void {
+    const [kind, idText, value] = line.split(' ');
+    const p = this.pending.get(Number(idText));
+    if (!p) return;
+    this.pending.delete(Number(idText));
+    if (kind === 'M') p.resolve(`/proc/${this.holderPid}/fd/${value}`);
+    else p.reject(mountError(Number(value), p.layers));
+  }
+
+  /** Makes one guest's overlay; resolves to the path of its merged root. */
+  mount(layers: OverlayLayers): Promise<string> {
+    if (!this.proc) return Promise.reject(new FleetError(`the guest overlay holder is not running${this.lost ? ` (ended: ${this.lost})` : ''}`));
+    for (const p of [layers.lower, layers.upper, layers.work]) {
+      if (/[\t\n]/.test(p)) return Promise.reject(new FleetError(`a path with a tab or newline cannot hold a guest root: ${JSON.stringify(p)}`));
+    }
+    const id = this.nextId++;
+    return new Promise<string>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, layers });
+      this.proc!.stdin.write(`M ${id} ${layers.lower}\t${layers.upper}\t${layers.work}\n`);
+    });
+  }
+
+  /** Ends the holder: the overlays are released once no sandbox holds a clone. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const proc = this.proc;
+    if (!proc) return;
+    proc.stdin.end();
+    await proc;
+  }
+}
+
+function mountError(errno: number, layers: OverlayLayers): FleetError {
+  const name = errnoName(errno);
+  if (name === 'EMFILE' || name === 'ENFILE') {
+    return new FleetError(`cannot mount a guest root: out of file descriptors (${name}); the overlay holder keeps one per guest: raise the open files limit (RLIMIT_NOFILE, \`ulimit -n\`) above the number of guests`);
+  }
+  if (name === 'ENODEV') return new FleetError('cannot mount a guest root: this kernel has no overlay file system (modprobe overlay)');
+  if (name === 'ENOSYS') return new FleetError('cannot mount a guest root: this kernel lacks the mount API (fsopen, Linux 5.2 or later)');
+  return new FleetError(`cannot mount the guest root over ${layers.upper} (lower ${layers.lower}, work ${layers.work}): ${name} (upper and work must be on one file system that supports overlay upper layers)`);
+}
