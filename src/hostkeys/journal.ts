@@ -149,7 +149,7 @@ export class Journal {
       lock = await acquireLock(path, { timeoutMs: 0 });
     } catch (err) {
       if (!(err instanceof LockHeldError)) throw err;
-      throw new FleetError(`another key rotation (pid ${err.pid} on ${err.host}) is using the journal ${path}: ${err.message}`);
+      throw new FleetError(`another key rotation is using the journal ${path}: pid ${err.pid} on ${err.host} holds ${err.lockPath}`);
     }
     try {
       const fh = await open(path, 'a', 0o600);
