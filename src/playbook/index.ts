@@ -1,0 +1,5 @@
+// Public face of playbooks: load and validate, check variables against the selected guests, run.
+export { loadPlaybook, parsePlaybook, type LoadResult } from './load.js';
+export { formatIssue, type Playbook, type PlaybookIssue, type Position, type Step } from './model.js';
+export { render, references, RenderError, type Registered, type Scope } from './template.js';
+export { BUILTIN_VARS, checkVariables, guestScope, type GuestVars } from './vars.js';
