@@ -1,15 +1,16 @@
 // The emulated fleet: N guests cloned from one golden image, each an sshd on its own loopback
 // address, in one Node process. Library API for tests and the CLI's `fleet emulator`.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { FleetError, UsageError } from '../core/index.js';
 import { acquireLock, useKeyObjects, type FileLock } from '../ssh/index.js';
 import { parseFault, type FaultKind, type GuestRef } from './faults.js';
-import { ADMIN_USER, cloneGuest, createGoldenImage } from './golden.js';
+import { ADMIN_USER, createGoldenImage, makeUnique } from './golden.js';
 import { Guest, type GuestStatus } from './guest.js';
 import { HostModel, type HostModelStatus } from './host-model.js';
 import { generateHostKey } from './keys.js';
+import { checkOpenFiles } from './limits.js';
 import { OverlayHolder } from './overlays.js';
 import { checkSandboxBuilt, SandboxSpawner, sftpServerPath } from './sandbox.js';
 
@@ -126,6 +127,7 @@ export class Emulator {
     const subnet = opts.subnet ?? DEFAULT_SUBNET;
     const port = opts.port ?? DEFAULT_PORT;
     const addresses = guestAddresses(subnet, opts.guests);
+    checkOpenFiles(opts.guests);
     const emu = new Emulator(state, subnet, port, opts.hostCapacity ?? null, opts.seed ?? 'clonefleet');
     mkdirSync(join(state, 'guests'), { recursive: true });
     try {
@@ -145,8 +147,8 @@ export class Emulator {
         const name = guestName(k + 1, opts.guests);
         const upper = join(state, 'guests', name);
         const work = join(state, 'work', name);
-        const fresh = !existsSync(join(upper, 'etc'));
         mkdirSync(upper, { recursive: true });
+        const fresh = readdirSync(upper).length === 0;
         mkdirSync(work, { recursive: true });
         const root = emu.overlays.mount({ lower: goldenDir, upper, work });
         root.catch(() => {}); // awaited below, in order; the first failure is the one reported
@@ -154,7 +156,7 @@ export class Emulator {
       });
       for (const [k, c] of clones.entries()) {
         const dir = await c.root;
-        if (c.fresh) cloneGuest(dir, { hostname: c.name, address: c.address, uniqueKeys: !!opts.uniqueKeys });
+        if (c.fresh && opts.uniqueKeys) makeUnique(dir, c.name);
         emu.guests.push(new Guest({ index: k + 1, name: c.name, address: c.address, port, dir, upper: c.upper }, env));
       }
       await emu.spawner.start();

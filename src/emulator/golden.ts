@@ -173,22 +173,18 @@ export function createGoldenImage(state: string): GoldenImage {
   return { dir, clientKey: join(state, 'id_ed25519'), clientPublicKey: client.publicKey };
 }
 
-export interface CloneOptions {
-  hostname: string;
-  address: string;
-  uniqueKeys: boolean;
-}
-
-/** Makes a fresh clone its own: `guestDir` is the guest's merged root (an overlay over the golden
- * image), so only the files written here land in the guest's upper layer. Unique keys and
- * machine-id only when asked. */
-export function cloneGuest(guestDir: string, opts: CloneOptions): void {
+/** A clone's first boot writes its own name, as first-boot customization does: until then (its
+ * first command) a clone's layer holds nothing. `guestDir` is the guest's merged root. */
+export function personalize(guestDir: string, opts: { hostname: string; address: string }): void {
   const etc = join(guestDir, 'etc');
   write(join(etc, 'hostname'), `${opts.hostname}\n`);
   write(join(etc, 'hosts'), `127.0.0.1\tlocalhost\n${opts.address}\t${opts.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-  if (!opts.uniqueKeys) return;
-  write(join(etc, 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
-  rekeyGuest(guestDir, opts.hostname);
+}
+
+/** Gives a fresh clone its own machine-id and host keys (`--unique-keys`). */
+export function makeUnique(guestDir: string, hostname: string): void {
+  write(join(guestDir, 'etc', 'machine-id'), `${randomBytes(16).toString('hex')}\n`);
+  rekeyGuest(guestDir, hostname);
 }
 
 /** Gives a guest its own ed25519 and ECDSA keys; RSA is dropped (generating 500 RSA keys is slow). */

@@ -1,7 +1,7 @@
 // One emulated guest: its sshd (an ssh2 Server fed from its own TCP listener on its own loopback
 // address), public-key auth against its own files, sandboxed exec/shell/sftp, its faults, and the
 // control socket its `systemctl restart ssh` talks to.
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { Transform } from 'node:stream';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 'ssh2';
 import type { Fault, FaultKind } from './faults.js';
+import { personalize } from './golden.js';
 import { authorizedKeys, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
 import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxSpawner } from './sandbox.js';
@@ -64,6 +65,7 @@ export class Guest {
   private readonly sockets = new Set<net.Socket>();
   private readonly processes = new Set<SandboxProcess>();
   private closed = false;
+  private booted?: Promise<void>;
 
   constructor(readonly cfg: GuestConfig, private readonly env: GuestEnvironment) {}
 
@@ -71,10 +73,26 @@ export class Guest {
     return this.cfg.name;
   }
 
-  /** Boots the guest: control socket, then sshd with the keys found in its /etc/ssh. */
+  /** Boots the guest: sshd with the keys found in its /etc/ssh. */
   async start(): Promise<void> {
-    await this.listenControl();
     await this.startSshd();
+  }
+
+  /** What the guest sets up when it first runs something: its name in /etc (a clone's first-boot
+   * customization; until then its layer holds nothing) and the control sockets its service shims
+   * talk to. Nothing but its own commands reaches either. */
+  private firstBoot(): Promise<void> {
+    this.booted ??= (async () => {
+      const { upper } = this.cfg;
+      if (upper && !lstatSync(join(upper, 'etc', 'hostname'), { throwIfNoEntry: false })) {
+        personalize(this.cfg.dir, { hostname: this.cfg.name, address: this.cfg.address });
+      }
+      if (!this.closed) await this.listenControl();
+    })().catch((err: unknown) => {
+      this.booted = undefined; // the next command tries again
+      throw err;
+    });
+    return this.booted;
   }
 
   /** (Re)starts sshd like systemd would: new host keys for new connections, sessions kept. */
@@ -125,6 +143,7 @@ export class Guest {
   private async spawn(
     user: GuestUser, env: Record<string, string>, argv: string[], extra: Pick<SandboxRequest, 'pty' | 'login'> = {},
   ): Promise<SandboxProcess> {
+    await this.firstBoot();
     const proc = await this.env.spawner.spawn({
       guestDir: this.cfg.dir, newRoot: this.env.newRoot, masks: this.env.masks, hostname: this.cfg.name, user, env, argv, hostNetwork: this.env.hostNetwork, ...extra,
     });
