@@ -13,13 +13,14 @@ export interface FanOutFlags {
 
 export async function fanOutWithProgress<T extends Target>(
   targets: T[],
-  task: (t: T) => Promise<HostResult>,
+  /** `signal`: aborted on Ctrl-C, for tasks that can stop between steps. */
+  task: (t: T, signal: AbortSignal) => Promise<HostResult>,
   f: FanOutFlags,
 ): Promise<{ results: HostResult[]; summary: FleetSummary }> {
   const progress = f.json ? { onEvent: () => {}, finish: () => {} } : progressDisplay(targets.length);
   const t0 = Date.now();
   const results = await interruptible((signal) =>
-    fanout(targets, task, { fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent: progress.onEvent, signal }),
+    fanout(targets, (t) => task(t, signal), { fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent: progress.onEvent, signal }),
   );
   progress.finish();
   return { results, summary: summarize(results, targets.length, Date.now() - t0) };

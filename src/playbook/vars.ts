@@ -17,7 +17,7 @@ export interface GuestVars {
 
 /**
  * One guest's variables, lowest first: inventory vars, playbook `vars`, `-e` extra vars, then what
- * describes the guest (host, address, index: its 1-based position in the selection).
+ * describes the guest (host, address, index: its 1-based place in the inventory).
  */
 export function guestScope(g: GuestVars, index: number, pb: Playbook, extra: Record<string, string>): Record<string, string> {
   return { ...g.inventory, ...pb.vars, ...extra, host: g.host, address: g.address, index: String(index) };

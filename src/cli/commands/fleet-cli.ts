@@ -67,6 +67,28 @@ Examples:
     .action(async (a, b, c, flags) => (await import('./push.js')).push([a, b, c], flags));
 
   addSelectionOptions(
+    program
+      .command('play')
+      .usage('[selection] [options] <playbook.yaml>')
+      .description('run a playbook: its steps in order over one connection per guest'),
+  )
+    .argument('[playbook]', 'the playbook (YAML)')
+    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
+    .option('-e, --extra-var <name=value>', 'a variable for {{ name }}, over the playbook\'s and the inventory\'s (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--check', 'change nothing: show what each step would do (file diffs, "would run")')
+    .option('--sudo', 'run every step under `sudo -n`')
+    .option('--batch <n|%>', 'roll out in batches of this size, in order')
+    .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
+    .option('--json', 'JSON Lines: one object per guest with its "steps", then a summary')
+    .addHelpText('after', `
+The whole playbook is checked first (keys, types, one action per step, every {{ variable }} for every
+selected guest): any problem is reported as file:line:column and nothing connects (exit 2).
+Examples:
+  fleet play -i inventory web playbooks/update-config.yaml --check
+  fleet play -l 'all:!db' --batch 10% --max-fail 2 -e version=1.4 site.yaml`)
+    .action(async (a, b, flags) => (await import('./play.js')).play([a, b], flags));
+
+  addSelectionOptions(
     program.command('inventory').description('show what a selection expands to (folded into ranges)'),
   )
     .option('--json', 'print JSON')
