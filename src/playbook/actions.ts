@@ -117,7 +117,7 @@ export async function previewFile(c: ActionContext, f: FileWrite): Promise<Actio
     if (err instanceof StepError) throw new ActionError(`${f.dest}: read: ${err.reason}`, err.status, { stderr: err.stderr });
     throw err;
   }
-  if (old && old.equals(f.data)) return { changed: false, note: 'unchanged (same content)' };
+  if (old && old.equals(f.data)) return { changed: false, note: 'same content' };
   const binary = (b: Buffer) => b.includes(0);
   if ((old && binary(old)) || binary(f.data)) return { changed: true, note: `would ${old ? 'replace' : 'create'} ${f.dest} (binary content)` };
   const diff = unifiedDiff(old?.toString('utf8') ?? '', f.data.toString('utf8'), { from: old ? f.dest : '/dev/null', to: f.dest });

@@ -15,8 +15,12 @@ const WHY: Record<number, (g: Guards) => string> = {
   12: (g) => `unless: ${g.unless} is true`,
 };
 
-/** Undefined when the step should run, else why it is skipped. Throws when the guest cannot answer. */
-export async function skipReason(conn: SshConnection, g: Guards, sudo: boolean, timeoutMs?: number): Promise<string | undefined> {
+/**
+ * Undefined when the step should run, else why it is skipped, in the words of `written` (the
+ * conditions as the playbook has them, so guests skipped alike fold together). Throws when the
+ * guest cannot answer.
+ */
+export async function skipReason(conn: SshConnection, g: Guards, written: Guards, sudo: boolean, timeoutMs?: number): Promise<string | undefined> {
   if (g.when === undefined && g.creates === undefined && g.unless === undefined) return undefined;
   const script = [
     g.when !== undefined && `sh -c ${q(g.when)} >/dev/null 2>&1 </dev/null || exit 10`,
@@ -28,7 +32,7 @@ export async function skipReason(conn: SshConnection, g: Guards, sudo: boolean, 
   if (r.timedOut) throw new Error(`conditions still being tested after ${timeoutMs} ms; stopped`);
   if (r.exitCode === 0) return undefined;
   const why = r.exitCode !== null ? WHY[r.exitCode] : undefined;
-  if (why) return why(g);
+  if (why) return why(written);
   const said = r.stderr.toString().trim().split('\n').at(-1);
   throw new Error(`could not test the step's conditions (exit status ${r.exitCode ?? r.signal ?? 'none: connection lost'})${said ? `: ${said}` : ''}`);
 }

@@ -76,7 +76,8 @@ async function runStep(conn: SshConnection, step: Step, scope: Scope, done: Step
       if (!dep || dep.status !== 'ok' || !dep.changed) return skipped(r, step, scope, `if-changed: step ${step.ifChanged + 1} (${dep?.name ?? '?'}) did not change this guest`);
     }
     const guard = (x?: { value: string }) => (x === undefined ? undefined : render(x.value, scope));
-    const why = await skipReason(conn, { when: guard(step.when), creates: guard(step.creates), unless: guard(step.unless) }, c.sudo, o.timeoutMs);
+    const written = { when: step.when?.value, creates: step.creates?.value, unless: step.unless?.value };
+    const why = await skipReason(conn, { when: guard(step.when), creates: guard(step.creates), unless: guard(step.unless) }, written, c.sudo, o.timeoutMs);
     if (why) return skipped(r, step, scope, why);
     let attempts = 0;
     for (;;) {

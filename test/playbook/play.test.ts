@@ -152,6 +152,19 @@ describe('fleet play', () => {
     expect(existsSync(guestFile(1, 'tmp/check-safe'))).toBe(true);
   });
 
+  it('Ctrl-C: running steps finish, no new step starts, the summary says where each guest stopped', async () => {
+    const pb = book(['steps:', '  - run: touch /tmp/int-started; sleep 1', '  - run: touch /tmp/int-second', ''].join('\n'));
+    const running = fleet('play', ...sel(), 'guest001', '--json', pb);
+    while (!existsSync(guestFile(1, 'tmp/int-started'))) await new Promise((r) => setTimeout(r, 20));
+    process.emit('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('interrupted');
+    expect(steps(r.out).guest001).toEqual(['changed', 'not-run']);
+    expect(jsonLines(r.out)[0]).toMatchObject({ status: 'failed', error: 'guest001: interrupted before step 2 (run: touch /tmp/int-second)' });
+    expect(existsSync(guestFile(1, 'tmp/int-second'))).toBe(false);
+  });
+
   it('refuses an invalid playbook before connecting: one line per problem, exit 2', async () => {
     const pb = book(['steps:', '  - run: touch /tmp/never', '  - run: echo {{ nope }}', '    retry: 2', ''].join('\n'));
     const r = await fleet('play', ...sel(), pb);
