@@ -1,7 +1,7 @@
 // `fleet run`'s output end to end against an emulated fleet: binary output kept as bytes, long output
 // bounded in memory and streamed whole to --out, --out checked before anything runs, timeouts bounded.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -103,6 +103,17 @@ describe('--out is checked before anything connects', () => {
     expect(r.err).toMatch(message);
     const check = await fleet('run', ...sel(), 'guest001', '--json', '--', `test ! -e ${marker}`);
     expect(jsonLines(check.out)[0]).toMatchObject({ status: 'ok' });
+  });
+
+  it('a file that cannot be written is named, the others are written, and the run exits 1', async () => {
+    const out = join(dir, 'partly');
+    mkdirSync(join(out, 'guest002.stdout'), { recursive: true });
+    const r = await fleet('run', ...sel(), 'guest[001-002]', '--out', out, '--', 'hostname');
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`fleet: --out: cannot write ${join(out, 'guest002.stdout')}: EISDIR: illegal operation on a directory\n`);
+    expect(r.out).toContain('run: 2 ok of 2');
+    expect(readFileSync(join(out, 'guest001.stdout'), 'utf8')).toBe('guest001\n');
+    expect(readFileSync(join(out, 'guest002.stderr'), 'utf8')).toBe('');
   });
 
   it('push too', async () => {
