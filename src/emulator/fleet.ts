@@ -11,7 +11,7 @@ import { Guest, type GuestStatus } from './guest.js';
 import { HostModel, type HostModelStatus } from './host-model.js';
 import { generateHostKey } from './keys.js';
 import { checkOpenFiles } from './limits.js';
-import { OverlayHolder } from './overlays.js';
+import { OverlayHolder, spreadSubdirectories } from './overlays.js';
 import { checkSandboxBuilt, SandboxSpawner, sftpServerPath } from './sandbox.js';
 
 export interface EmulatorOptions {
@@ -137,6 +137,7 @@ export class Emulator {
     }
     mkdirSync(join(state, '.newroot'), { recursive: true });
     mkdirSync(join(state, 'work'), { recursive: true });
+    spreadSubdirectories([join(state, 'guests'), join(state, 'work')]);
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
     const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys, hostNetwork: !!opts.hostNetwork };

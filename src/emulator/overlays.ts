@@ -4,8 +4,9 @@
 // copy-up and whiteouts), and each sandboxed command clones that mount into its own namespace. No
 // overlay sits in a mount table, so no sandbox pays for copying thousands of them. Protocol:
 // fleet-sandbox.c.
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { constants as osc } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { FleetError } from '../core/index.js';
 
@@ -107,4 +108,17 @@ function mountError(errno: number, layers: OverlayLayers): FleetError {
   if (name === 'ENODEV') return new FleetError('cannot mount a guest root: this kernel has no overlay file system (modprobe overlay)');
   if (name === 'ENOSYS') return new FleetError('cannot mount a guest root: this kernel lacks the mount API (fsopen, Linux 5.2 or later)');
   return new FleetError(`cannot mount the guest root over ${layers.upper} (lower ${layers.lower}, work ${layers.work}): ${name} (upper and work must be on one file system that supports overlay upper layers)`);
+}
+
+/** Each overlay mount probes its work directory by creating and deleting a few inodes; ext4 then
+ * skips recently deleted inodes when it allocates, scanning further each time within one block
+ * group, so mounting hundreds of overlays slowed down quadratically (500: ~4.7 s on disk, 0.13 s
+ * on tmpfs). Marked as top directories (`chattr +T`), the parents spread their subdirectories over
+ * the block groups (500: ~1 s). Elsewhere (tmpfs, no chattr) nothing is needed and nothing happens. */
+export function spreadSubdirectories(dirs: string[]): void {
+  try {
+    execFileSync('chattr', ['+T', ...dirs], { stdio: 'ignore' });
+  } catch {
+    /* not an ext2/3/4 file system, or no chattr: the mounts are only slower */
+  }
 }
