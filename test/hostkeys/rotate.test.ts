@@ -36,7 +36,7 @@ describe('rotateFleet', () => {
     const state = replay(await readJournal(`${kh}.rotate.jsonl`))!;
     expect(state.ended).toBe(true);
     // On the guest: RSA's HostKey line commented out, its files gone, the staging area removed.
-    const etcSsh = join(F().state, 'guests', 'guest001', 'etc', 'ssh');
+    const etcSsh = join(F().emu.guests[0]!.cfg.dir, 'etc', 'ssh'); // the guest's merged view, as it sees it
     const config = readFileSync(join(etcSsh, 'sshd_config'), 'utf8');
     expect(config).toMatch(/^# HostKey \/etc\/ssh\/ssh_host_rsa_key {2}# removed by fleet keys rotate$/m);
     expect(config).toMatch(/^HostKey \/etc\/ssh\/ssh_host_ed25519_key$/m);
