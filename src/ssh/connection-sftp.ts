@@ -1,12 +1,53 @@
-// SFTP plumbing for connection.ts: promise-returning calls and pipelined writes. Internal.
+// SFTP plumbing for connection.ts: promise-returning calls and pipelined writes that always settle.
+// Internal.
 import type { SFTPWrapper } from 'ssh2';
 
-export function sftpCall<T = void>(op: (cb: (err: Error | undefined | null, value?: T) => void) => void): Promise<T> {
+type SftpState = SFTPWrapper & { incoming?: { state?: string }; outgoing?: { state?: string } };
+
+/**
+ * Whether a request on this session can still be answered. ssh2 answers the requests it has sent
+ * with an error when the session ends, but a request made after that (the guest closed the channel,
+ * or the connection dropped) is queued and never answered: its promise would never settle.
+ */
+export function sftpUsable(sftp: SFTPWrapper): boolean {
+  const s = sftp as SftpState;
+  return s.incoming?.state === 'open' && s.outgoing?.state === 'open';
+}
+
+export class SftpClosedError extends Error {
+  constructor() {
+    super('SFTP session closed (connection lost)');
+    this.name = 'SftpClosedError';
+  }
+}
+
+/** Calls `onEnd` once if the session ends (EOF, close, connection lost); returns the unsubscribe. */
+function whenEnded(sftp: SFTPWrapper, onEnd: () => void): () => void {
+  const ended = () => onEnd();
+  sftp.once('end', ended);
+  sftp.once('close', ended);
+  return () => {
+    sftp.off('end', ended);
+    sftp.off('close', ended);
+  };
+}
+
+export function sftpCall<T = void>(sftp: SFTPWrapper, op: (cb: (err: Error | undefined | null, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
+    if (!sftpUsable(sftp)) return reject(new SftpClosedError());
+    let done = false;
+    const finish = (err: unknown, value?: T) => {
+      if (done) return;
+      done = true;
+      stop();
+      if (err) reject(err);
+      else resolve(value as T);
+    };
+    const stop = whenEnded(sftp, () => finish(new SftpClosedError()));
     try {
-      op((err, value) => (err ? reject(err) : resolve(value as T)));
+      op((err, value) => finish(err, value));
     } catch (err) {
-      reject(err); // ssh2 throws synchronously for an unsupported extension or a closed channel
+      finish(err); // ssh2 throws synchronously for an unsupported extension or a closed channel
     }
   });
 }
@@ -21,26 +62,35 @@ export function writePipelined(sftp: SFTPWrapper, handle: Buffer, data: Buffer, 
   return new Promise((resolve, reject) => {
     let next = 0;
     let running = 0;
-    let failed = false;
+    let settled = false;
+    const finish = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      stop();
+      if (err) reject(err);
+      else resolve();
+    };
+    const stop = whenEnded(sftp, () => finish(new SftpClosedError()));
     const pump = () => {
-      if (failed) return;
-      if (next >= data.length && running === 0) return resolve();
+      if (settled) return;
+      if (next >= data.length && running === 0) return finish();
+      if (!sftpUsable(sftp)) return finish(new SftpClosedError());
       while (running < inFlight && next < data.length) {
         const off = next;
         const len = Math.min(chunk, data.length - off);
         next += len;
         running++;
-        sftp.write(handle, data, off, len, off, (err) => {
-          running--;
-          if (err) {
-            failed = true;
-            return reject(err);
-          }
-          pump();
-        });
+        try {
+          sftp.write(handle, data, off, len, off, (err) => {
+            running--;
+            if (err) return finish(err);
+            pump();
+          });
+        } catch (err) {
+          return finish(err);
+        }
       }
     };
-    if (data.length === 0) return resolve();
     pump();
   });
 }

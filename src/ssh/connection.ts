@@ -99,6 +99,7 @@ export class SshConnection {
   private constructor(
     private readonly client: InstanceType<typeof Client>,
     readonly options: ConnectOptions,
+    private readonly sock: net.Socket,
   ) {
     client.once('close', () => (this.dropped = true));
   }
@@ -138,7 +139,7 @@ export class SshConnection {
         settled = true;
         clearTimeout(timer);
         client.on('error', () => {});
-        resolve(new SshConnection(client, o));
+        resolve(new SshConnection(client, o, sock));
       });
       client.on('error', (err: Error & { level?: string }) => {
         if (hostKey && hostKey.verdict !== 'ok') {
@@ -287,23 +288,26 @@ export class SshConnection {
    */
   async uploadNew(path: string, data: Buffer, opts: { mode: number; inFlight?: number }): Promise<void> {
     const sftp = await this.files();
-    const handle = await sftpCall<Buffer>((cb) => sftp.open(path, 'wx', { mode: 0o600 }, cb));
+    const handle = await sftpCall<Buffer>(sftp, (cb) => sftp.open(path, 'wx', { mode: 0o600 }, cb));
     try {
       await writePipelined(sftp, handle, data, opts.inFlight ?? 16);
-      await sftpCall((cb) => sftp.fchmod(handle, opts.mode, cb));
-      if (await this.hasSftpExtension('fsync@openssh.com')) await sftpCall((cb) => sftp.ext_openssh_fsync(handle, cb));
+      await sftpCall(sftp, (cb) => sftp.fchmod(handle, opts.mode, cb));
+      if (await this.hasSftpExtension('fsync@openssh.com')) await sftpCall(sftp, (cb) => sftp.ext_openssh_fsync(handle, cb));
     } catch (err) {
-      sftp.close(handle, () => sftp.unlink(path, () => {}));
+      // Settles even when the session is gone; the caller then removes the file over a new connection.
+      await sftpCall(sftp, (cb) => sftp.close(handle, cb))
+        .then(() => sftpCall(sftp, (cb) => sftp.unlink(path, cb)))
+        .catch(() => {});
       throw err;
     }
-    await sftpCall((cb) => sftp.close(handle, cb));
+    await sftpCall(sftp, (cb) => sftp.close(handle, cb));
   }
 
   /** stat(2) of a path (symlinks followed) over SFTP; undefined when it does not exist. */
   async statFile(path: string): Promise<{ mode: number; uid: number; gid: number; size: number } | undefined> {
     const sftp = await this.files();
     try {
-      const st = await sftpCall<{ mode: number; uid: number; gid: number; size: number }>((cb) => sftp.stat(path, cb));
+      const st = await sftpCall<{ mode: number; uid: number; gid: number; size: number }>(sftp, (cb) => sftp.stat(path, cb));
       return { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size };
     } catch (err) {
       if ((err as { code?: number }).code === 2) return undefined; // SSH_FX_NO_SUCH_FILE
@@ -314,18 +318,18 @@ export class SshConnection {
   /** rename(2) on the guest: replaces `to` atomically (posix-rename@openssh.com). */
   async renameOver(from: string, to: string): Promise<void> {
     const sftp = await this.files();
-    await sftpCall((cb) => sftp.ext_openssh_rename(from, to, cb));
+    await sftpCall(sftp, (cb) => sftp.ext_openssh_rename(from, to, cb));
   }
 
   /** link(2) on the guest (hardlink@openssh.com). */
   async hardlink(existing: string, link: string): Promise<void> {
     const sftp = await this.files();
-    await sftpCall((cb) => sftp.ext_openssh_hardlink(existing, link, cb));
+    await sftpCall(sftp, (cb) => sftp.ext_openssh_hardlink(existing, link, cb));
   }
 
   async unlink(path: string): Promise<void> {
     const sftp = await this.files();
-    await sftpCall((cb) => sftp.unlink(path, cb));
+    await sftpCall(sftp, (cb) => sftp.unlink(path, cb));
   }
 
   close(): void {
@@ -336,5 +340,7 @@ export class SshConnection {
   destroy(): void {
     this.dropped = true;
     this.client.destroy();
+    // ssh2 leaves a socket alone once its peer has ended it: then no 'close' would ever fail what is pending.
+    this.sock.destroy();
   }
 }
