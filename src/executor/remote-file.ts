@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { SshConnection } from '../ssh/index.js';
-import { shellQuote as q } from './command.js';
-import { cleanup, failed, metadataToFix, OWNER, parseProbe, probeScript, remote, sha256, step, type Existing } from './remote-steps.js';
+import { shellQuote as q, wrapSudo } from './command.js';
+import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, type Existing } from './remote-steps.js';
 import { writeStreamed } from './remote-stream.js';
 
 export interface ReadRemoteOptions {
@@ -83,6 +83,25 @@ export async function writeRemoteFile(conn: SshConnection, path: string, data: B
   const transfer = opts.transfer ?? 'auto';
   if (transfer === 'stream' || (transfer === 'auto' && data.length <= STREAM_MAX)) return writeStreamed(conn, path, data, plan, opts);
   return writeViaSftp(conn, path, data, plan, opts);
+}
+
+/**
+ * What the guest's `path` holds compared to `want` (a SHA-256), looked at over a new connection: for
+ * when the link dropped at a moment that leaves the outcome open. Never throws.
+ */
+export async function verifyRemoteFile(
+  conn: SshConnection, path: string, want: string, opts: ReadRemoteOptions = {},
+): Promise<'match' | 'differs' | 'missing' | { error: string }> {
+  const script = `f=${q(path)}; if [ -e "$f" ]; then sha256sum < "$f"; else echo missing; fi`;
+  try {
+    const r = await overFreshConnection(conn, (c) => c.exec(opts.sudo ? wrapSudo(script) : script, { timeoutMs: Math.max(opts.timeoutMs ?? 0, 30_000) }));
+    const said = r.stdout.toString().trim();
+    if (r.exitCode !== 0) return { error: r.timedOut ? 'no answer in time' : `exit status ${r.exitCode ?? r.signal ?? '?'}` };
+    if (said === 'missing') return 'missing';
+    return said === `${want}  -` ? 'match' : 'differs';
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
 }
 
 export interface WritePlan {

@@ -76,26 +76,33 @@ export async function step<T>(conn: SshConnection, stepName: string, path: strin
   }
 }
 
-/** Removes temporary files; when this connection is gone, over a fresh one (bounded in time). */
+/**
+ * Removes temporary files: over this connection while it answers, else over a fresh one (bounded in
+ * time). A connection that cannot run `rm` (gone, dying, no answer) is finished off here: waiting for
+ * it to report itself closed is what used to leave files behind.
+ */
 export async function cleanup(conn: SshConnection, paths: string[], sudo: boolean): Promise<boolean> {
   if (paths.length === 0) return true;
   const command = `rm -f -- ${paths.map(q).join(' ')}`;
-  const attempt = async (c: SshConnection) => {
-    const r = await c.exec(sudo ? wrapSudo(command) : command, { timeoutMs: 5000 });
-    return r.exitCode === 0;
-  };
-  if (!conn.lost && (await attempt(conn).catch(() => false))) return true;
-  // Give a dying connection a moment to report itself closed before deciding to reconnect.
-  await new Promise((resolve) => setImmediate(resolve));
-  if (!conn.lost) return false;
-  let fresh: SshConnection | undefined;
+  const attempt = (c: SshConnection) => c.exec(sudo ? wrapSudo(command) : command, { timeoutMs: 5000 });
+  if (!conn.lost) {
+    const r = await attempt(conn).catch(() => undefined);
+    if (r?.exitCode === 0) return true;
+    // rm ran and failed (sudo refused, ...): another connection would fare no better.
+    if (r && r.exitCode !== null) return false;
+    conn.destroy();
+  }
+  const r = await overFreshConnection(conn, attempt).catch(() => undefined);
+  return r?.exitCode === 0;
+}
+
+/** Runs `work` over a new connection to the same guest (connect bounded to 5 s), then closes it. */
+export async function overFreshConnection<T>(conn: SshConnection, work: (c: SshConnection) => Promise<T>): Promise<T> {
+  const fresh = await SshConnection.connect({ ...conn.options, connectTimeoutMs: Math.min(conn.options.connectTimeoutMs, 5000) });
   try {
-    fresh = await SshConnection.connect({ ...conn.options, connectTimeoutMs: Math.min(conn.options.connectTimeoutMs, 5000) });
-    return await attempt(fresh);
-  } catch {
-    return false;
+    return await work(fresh);
   } finally {
-    fresh?.close();
+    fresh.close();
   }
 }
 
