@@ -1,6 +1,7 @@
 // The flow every fleet-wide command shares: fan out over the targets with the progress display and
 // Ctrl-C handling, then summarise. Commands differ only in the per-guest task and how they print.
-import { fanout, summarize, type FleetSummary, type HostResult, type Target } from '../executor/index.js';
+import { fanout, summarize, type FleetEvent, type FleetSummary, type HostResult, type Target } from '../executor/index.js';
+import { trackFanOut } from './in-flight.js';
 import { interruptible } from './interrupt.js';
 import { progressDisplay } from './render.js';
 
@@ -19,8 +20,10 @@ export async function fanOutWithProgress<T extends Target>(
 ): Promise<{ results: HostResult[]; summary: FleetSummary }> {
   const progress = f.json ? { onEvent: () => {}, finish: () => {} } : progressDisplay(targets.length);
   const t0 = Date.now();
+  const track = trackFanOut(targets, !!f.json);
+  const onEvent = (e: FleetEvent) => (track(e), progress.onEvent(e));
   const results = await interruptible((signal) =>
-    fanout(targets, (t) => task(t, signal), { fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent: progress.onEvent, signal }),
+    fanout(targets, (t) => task(t, signal), { fanout: f.fanout, batch: f.batch, maxFail: f.maxFail, onEvent, signal }),
   );
   progress.finish();
   return { results, summary: summarize(results, targets.length, Date.now() - t0) };

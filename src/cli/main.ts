@@ -8,6 +8,7 @@ import { registerFleetCommands } from './commands/fleet-cli.js';
 import { registerKeys } from './commands/keys-cli.js';
 import { setCommandWords } from './words.js';
 import { exitStatus, resetExitStatus } from './exit.js';
+import { accountForLost, resetInFlight } from './in-flight.js';
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -37,8 +38,11 @@ export async function main(argv: string[]): Promise<number> {
   // Everything after the first `--` is the remote command, verbatim (commander would re-parse it).
   const dashes = argv.indexOf('--');
   setCommandWords(dashes >= 0 ? argv.slice(dashes + 1) : []);
+  resetInFlight();
+  const stalled = whenLoopEmpties();
   try {
-    await program.parseAsync(dashes >= 0 ? argv.slice(0, dashes) : argv, { from: 'user' });
+    const work = program.parseAsync(dashes >= 0 ? argv.slice(0, dashes) : argv, { from: 'user' });
+    if (!(await Promise.race([work.then(() => true), stalled.promise]))) return await reportLost(program, argv);
     return exitStatus();
   } catch (err) {
     if (err instanceof CommanderError) {
@@ -50,5 +54,40 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`fleet: internal error: ${(err as Error).stack ?? String(err)}\n`);
     return 70;
+  } finally {
+    stalled.dispose();
   }
+}
+
+/**
+ * Resolves false when the process runs out of work (Node's 'beforeExit') while the command has not
+ * finished: a promise nothing will ever settle. Node would exit 13 there without a word.
+ */
+function whenLoopEmpties(): { promise: Promise<false>; dispose: () => void } {
+  let onEmpty = () => {};
+  const promise = new Promise<false>((resolve) => (onEmpty = () => resolve(false)));
+  process.once('beforeExit', onEmpty);
+  return { promise, dispose: () => process.off('beforeExit', onEmpty) };
+}
+
+/** The command stopped short: report every guest (the lost ones as failures naming them), exit 1 (3 for a refused key). */
+async function reportLost(program: Command, argv: string[]): Promise<number> {
+  const known = accountForLost();
+  if (!known) {
+    process.stderr.write('fleet: internal error: the command stopped before it finished (nothing was left to wait for)\n');
+    return EXIT.someFailed;
+  }
+  const names = new Set(program.commands.map((c) => c.name()));
+  const verb = argv.find((a) => names.has(a)) ?? 'fleet';
+  const [{ exitCodeOf, summarize }, { foldHosts }, { printGathered, printJsonLines }] =
+    await Promise.all([import('../executor/index.js'), import('../inventory/index.js'), import('./render.js')]);
+  const { results, selected, durationMs, lost, json } = known;
+  const summary = summarize(results, selected, durationMs);
+  if (json) printJsonLines(results, summary);
+  else printGathered(results, summary, verb);
+  process.stderr.write(lost.length === 0
+    ? 'fleet: internal error: the command stopped after every guest finished, before it completed\n'
+    : `fleet: lost track of ${lost.length} guest${lost.length === 1 ? '' : 's'} (${foldHosts(lost)}): ` +
+      'their work stopped without an outcome; reported as failed\n');
+  return Math.max(EXIT.someFailed, exitCodeOf(summary));
 }
