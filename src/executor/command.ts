@@ -1,15 +1,11 @@
 // `run` on one guest: connect pinned, exec (optionally under sudo -n), classify the outcome.
-import { SshConnection, SshError, type Credentials, type KnownHosts } from '../ssh/index.js';
+import { SshConnection, SshError, type ConnectionTarget, type Credentials, type KnownHosts } from '../ssh/index.js';
 import { StepError } from './errors.js';
 import { OutputCapture, outputFields } from './output-capture.js';
 import type { HostResult } from './result.js';
 
-export interface GuestTarget {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-}
+/** A guest to act on: where and how to reach it (src/ssh/target.ts). */
+export type GuestTarget = ConnectionTarget;
 
 export interface SessionOptions {
   knownHosts: KnownHosts;

@@ -11,3 +11,4 @@ export { pinsOf } from './connection-cache.js';
 export { acquireLock, canonicalPath, LockHeldError, syncDir, withLock, writeFileAtomic, type FileLock, type LockOptions } from './lockfile.js';
 export { SshConnection, SshError, type ConnectFailure, type ConnectOptions, type Credentials, type ExecOptions, type ExecResult } from './connection.js';
 export { probeHostKey, probeHostKeys, probeTypeOf, PROBE_TYPES, PROBE_TYPE_NAMES, ProbeError, type PresentedKey, type ProbeFailure, type ProbeOptions, type ProbeResult, type ProbeType } from './probe.js';
+export type { ConnectionTarget, JumpHop, ResolvedTarget, ValueSource } from './target.js';
