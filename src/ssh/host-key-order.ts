@@ -2,7 +2,8 @@
 // first of the client's algorithms it has; pinning only that one type would make every other type a
 // false "changed" alarm. So, as OpenSSH does, the algorithms of the keys pinned for the host go
 // first and the rest keep ssh2's order (still offered: a host re-keyed to another type is judged,
-// not refused at negotiation).
+// not refused at negotiation). A pinned key that is also @revoked still counts, as in OpenSSH: the host
+// is asked for that key and refused for it, rather than quietly reached with another type.
 import type { ConnectConfig } from 'ssh2';
 import { lookup, type KnownHosts } from './known-hosts.js';
 
@@ -19,7 +20,8 @@ function algorithmsOf(keyType: string): readonly string[] {
 
 /** The full list, pinned types first; undefined when that is the default order (ssh2 keeps its shared setup). */
 export function hostKeyAlgorithms(kh: KnownHosts, host: string, port: number): ConnectConfig['algorithms'] | undefined {
-  const preferred = new Set(lookup(kh, host, port).pinned.flatMap((p) => algorithmsOf(p.keyType)));
+  const found = lookup(kh, host, port);
+  const preferred = new Set([...found.pinned, ...found.revokedPins].flatMap((p) => algorithmsOf(p.keyType)));
   if (preferred.size === 0) return undefined;
   const order = [
     ...DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => preferred.has(a)),

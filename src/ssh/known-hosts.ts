@@ -65,6 +65,9 @@ export interface PinnedKey {
 export interface HostKeyLookup {
   /** Plain keys whose patterns match the host, minus revoked ones. */
   pinned: PinnedKey[];
+  /** Plain keys whose patterns match the host but that are revoked: never accepted, yet still the host's
+   * key types when choosing which key to ask for (as OpenSSH does, so a revoked key shows as refused). */
+  revokedPins: PinnedKey[];
   /** Base64 of every key blob marked @revoked, whatever host it names: a revoked key is refused everywhere. */
   revoked: Set<string>;
   /** @cert-authority keys whose patterns match the host. */
@@ -269,7 +272,7 @@ function revokedKeys(kh: KnownHosts): Set<string> {
 export function lookup(kh: KnownHosts, host: string, port = 22): HostKeyLookup {
   const name = hostKeyName(host, port);
   const revoked = revokedKeys(kh);
-  const result: HostKeyLookup = { pinned: [], revoked, certAuthorities: [], ignored: [] };
+  const result: HostKeyLookup = { pinned: [], revokedPins: [], revoked, certAuthorities: [], ignored: [] };
   for (const l of kh.lines) {
     if (l.kind === 'other' && l.ignored && entryMatches(l.ignored, name)) result.ignored.push(`${kh.file}:${l.line}: ${l.ignored.message}`);
   }
@@ -278,6 +281,7 @@ export function lookup(kh: KnownHosts, host: string, port = 22): HostKeyLookup {
     const ref = { keyType: e.keyType, key: e.key, line: e.line };
     if (e.marker === 'cert-authority') result.certAuthorities.push(ref);
     else if (!revoked.has(e.key.toString('base64'))) result.pinned.push(ref);
+    else result.revokedPins.push(ref);
   }
   return result;
 }
