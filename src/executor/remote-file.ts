@@ -5,10 +5,9 @@
 // per-process cost on the guest dominates), or SFTP (large files, where throughput does). Used by
 // `fleet push` and by anything that edits guest files (`fleet cron apply`).
 import { randomBytes } from 'node:crypto';
-import { posix } from 'node:path';
 import type { SshConnection } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
-import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, type Existing } from './remote-steps.js';
+import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, tempPrefix, type Existing } from './remote-steps.js';
 import { writeStreamed } from './remote-stream.js';
 
 export interface ReadRemoteOptions {
@@ -74,8 +73,7 @@ export async function writeRemoteFile(conn: SshConnection, path: string, data: B
   }
   const plan = {
     want: sha256(data),
-    // Always with a `/` (`./.f.fleet-tmp-...` for a relative `f`): the guest script takes the directory from it.
-    beside: `${posix.dirname(path)}/.${posix.basename(path)}.fleet-tmp-${randomBytes(6).toString('hex')}`,
+    beside: `${tempPrefix(path)}${randomBytes(6).toString('hex')}`,
     backupPath: `${path}.fleet-bak-${opts.backupSuffix ?? backupSuffix()}`,
     // Mode and owner come with the check only when asked for: `stat` is one more process per guest.
     withStat: opts.mode !== undefined || opts.owner !== undefined,

@@ -1,6 +1,7 @@
 // The pieces every way of writing a guest file shares: the check (SHA-256, umask, mode and owner),
 // running a step so that its failure names host, file and step, and removing temporary files.
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import { SshConnection, type ExecResult } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
 import { StepError } from './errors.js';
@@ -17,9 +18,25 @@ export interface Existing {
   group?: string;
 }
 
-/** Shell text printing the guest's umask, then `is-a-directory`, `missing`, or [stat line and] SHA-256. */
+/** Where a push puts its bytes before the rename: beside the target, `.NAME.fleet-tmp-` and 12 hex digits. */
+export function tempPrefix(path: string): string {
+  // Always with a `/` (`./.f.fleet-tmp-...` for a relative `f`): the guest script takes the directory from it.
+  return `${posix.dirname(path)}/.${posix.basename(path)}.fleet-tmp-`;
+}
+
+/** Minutes without a write after which another push's temporary file is taken as abandoned. */
+export const STALE_TEMP_MINUTES = 10;
+
+/**
+ * Shell text printing the guest's umask, then `is-a-directory`, `missing`, or [stat line and] SHA-256.
+ * First it removes temporary files of earlier pushes to this path that nobody has written to for
+ * STALE_TEMP_MINUTES (a push cut off where nothing could clean up after it); the glob costs no process
+ * when there are none.
+ */
 export function probeScript(path: string, withStat: boolean): string {
-  return `f=${q(path)}; umask; if [ -d "$f" ]; then echo is-a-directory; elif [ -e "$f" ]; then ` +
+  const stale = `for t in ${q(tempPrefix(path))}????????????; do if [ -f "$t" ] && [ -n "$(find "$t" -prune -mmin +${STALE_TEMP_MINUTES})" ]; ` +
+    'then rm -f -- "$t"; fi; done 2>/dev/null; ';
+  return `${stale}f=${q(path)}; umask; if [ -d "$f" ]; then echo is-a-directory; elif [ -e "$f" ]; then ` +
     `${withStat ? `stat -L -c '%a %u %g %U %G' -- "$f" && ` : ''}sha256sum < "$f"; else echo missing; fi`;
 }
 

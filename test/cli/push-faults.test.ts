@@ -2,7 +2,7 @@
 // gone, temporary files are removed even over a dying link, a drop after the rename is checked over a
 // new connection, and a command that loses track of guests still reports them (never exit 13).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,22 @@ describe('fleet push when the link drops', () => {
       expect(readFileSync(guestFile(5, 'home/fleetadm/big.bin'), 'utf8')).toBe('old');
     }
     expect(strays(5, 'home/fleetadm')).toEqual([]);
+  });
+});
+
+describe('fleet push after an earlier push was cut off', () => {
+  it('removes the temporary files nobody has written to for a while, and only those', async () => {
+    const dir = guestFile(2, 'home/fleetadm');
+    const abandoned = join(dir, '.motd.fleet-tmp-0123456789ab');
+    const inFlight = join(dir, '.motd.fleet-tmp-ba9876543210');
+    const otherFile = join(dir, '.other.fleet-tmp-0123456789ab');
+    for (const f of [abandoned, inFlight, otherFile]) writeFileSync(f, 'partial');
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(abandoned, hourAgo, hourAgo);
+    utimesSync(otherFile, hourAgo, hourAgo);
+    const r = await fleet('push', ...sel(), 'guest002', '--json', local, '/home/fleetadm/motd');
+    expect(jsonLines(r.out)[0]).toMatchObject({ host: 'guest002', status: 'ok' });
+    expect(strays(2, 'home/fleetadm').sort()).toEqual(['.motd.fleet-tmp-ba9876543210', '.other.fleet-tmp-0123456789ab']);
   });
 });
 
