@@ -29,29 +29,35 @@ export function select(inv: Inventory, pattern: string): Host[] {
   return [...inv.hosts.values()].filter((h) => chosen.has(h.name));
 }
 
-/** Split on `,`, then on `:` outside brackets, except a piece that is a known host (an IPv6 address). */
+/**
+ * Split on `,` outside brackets (`guest[003,150]` is one term, as ClusterShell's nodesets write it),
+ * then on `:` outside brackets, except a piece that is a known host (an IPv6 address).
+ */
 function splitPattern(inv: Inventory, pattern: string): string[] {
   const known = (piece: string) =>
     inv.hosts.has(piece) || [...inv.hosts.values()].some((h) => h.address === piece);
   const terms: string[] = [];
-  for (const piece of pattern.split(',').map((p) => p.trim())) {
-    if (piece.includes(':') && !known(piece.replace(/^[!&]/, ''))) {
-      let depth = 0;
-      let start = 0;
-      for (let i = 0; i <= piece.length; i++) {
-        const c = piece[i];
-        if (c === '[') depth++;
-        else if (c === ']') depth--;
-        else if (i === piece.length || (c === ':' && depth === 0)) {
-          terms.push(piece.slice(start, i).trim());
-          start = i + 1;
-        }
-      }
-    } else {
-      terms.push(piece);
-    }
+  for (const piece of splitOutsideBrackets(pattern, ',').map((p) => p.trim())) {
+    if (piece.includes(':') && !known(piece.replace(/^[!&]/, ''))) terms.push(...splitOutsideBrackets(piece, ':').map((p) => p.trim()));
+    else terms.push(piece);
   }
   return terms.filter((t) => t !== '');
+}
+
+function splitOutsideBrackets(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text[i];
+    if (c === '[') depth++;
+    else if (c === ']') depth--;
+    else if (i === text.length || (c === sep && depth === 0)) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 class Matcher {
