@@ -92,7 +92,7 @@ export async function verifyRemoteFile(
 ): Promise<'match' | 'differs' | 'missing' | { error: string }> {
   const script = `f=${q(path)}; if [ -e "$f" ]; then sha256sum < "$f"; else echo missing; fi`;
   try {
-    const r = await overFreshConnection(conn, (c) => c.exec(opts.sudo ? wrapSudo(script) : script, { timeoutMs: Math.max(opts.timeoutMs ?? 0, 30_000) }));
+    const r = await overFreshConnection(conn, (c) => c.exec(opts.sudo ? wrapSudo(script) : script, { timeoutMs: Math.min(opts.timeoutMs ?? 30_000, 30_000) }));
     const said = r.stdout.toString().trim();
     if (r.exitCode !== 0) return { error: r.timedOut ? 'no answer in time' : `exit status ${r.exitCode ?? r.signal ?? '?'}` };
     if (said === 'missing') return 'missing';

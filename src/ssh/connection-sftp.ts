@@ -11,7 +11,8 @@ type SftpState = SFTPWrapper & { incoming?: { state?: string }; outgoing?: { sta
  */
 export function sftpUsable(sftp: SFTPWrapper): boolean {
   const s = sftp as SftpState;
-  return s.incoming?.state === 'open' && s.outgoing?.state === 'open';
+  // ssh2 1.x keeps the channel's states there; without them, assume open (and rely on 'end'/'close').
+  return (s.incoming?.state ?? 'open') === 'open' && (s.outgoing?.state ?? 'open') === 'open';
 }
 
 export class SftpClosedError extends Error {
