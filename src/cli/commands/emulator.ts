@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FleetError, UsageError } from '../../core/index.js';
 import { controlRequest, Emulator, guestAddresses, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
+import { foldHosts } from '../../inventory/index.js';
 import { setExitStatus } from '../exit.js';
 
 interface UpOptions {
@@ -153,14 +154,18 @@ export async function status(opts: { state: string; json?: boolean }): Promise<v
     return;
   }
   const h = s.hostModel;
+  // One line per fault as set (kind and delay), its guests folded in full (`--json` has one row per guest).
   const faults = new Map<string, string[]>();
-  for (const f of s.faults) faults.set(f.kind, [...(faults.get(f.kind) ?? []), f.guest]);
+  for (const f of s.faults) {
+    const key = f.ms ? `${f.kind}:${f.ms}` : f.kind;
+    faults.set(key, [...(faults.get(key) ?? []), f.guest]);
+  }
   process.stdout.write([
     `emulator pid ${s.pid}: ${s.guests} guests on ${s.subnet} port ${s.port}, up since ${s.startedAt}`,
     `  sshd running  ${s.sshdRunning}/${s.guests}`,
     `  connections   ${s.connections}   commands running ${s.commands}`,
     `  host model    capacity ${h.capacity ?? 'unlimited'}, running ${h.running}, queue now ${h.queueNow}, peak ${h.queuePeak}, minutes with a queue ${h.minutesWithQueue}`,
-    `  faults        ${faults.size === 0 ? 'none' : [...faults].map(([k, g]) => `${k} on ${g.length} (${g.slice(0, 5).join(', ')}${g.length > 5 ? ', ...' : ''})`).join('; ')}`,
+    `  faults        ${faults.size === 0 ? 'none' : [...faults].map(([k, g]) => `${k} on ${g.length}: ${foldHosts(g)}`).join('\n                ')}`,
     '',
   ].join('\n'));
 }
@@ -175,7 +180,7 @@ export async function fault(specs: string[], opts: { state: string; clear?: stri
   for (const spec of specs) {
     const reply = await controlRequest(sock(opts.state), { op: 'fault-set', spec });
     const guests = reply.guests as string[];
-    process.stdout.write(`${spec}: ${guests.length} guest(s)\n`);
+    process.stdout.write(`${spec}: ${guests.length === 0 ? 'no guest' : `${guests.length} guest${guests.length === 1 ? '' : 's'}: ${foldHosts(guests)}`}\n`);
   }
   if (specs.length === 0 && opts.clear === undefined) throw new UsageError('nothing to do: give KIND[:MS]@WHO specs or --clear');
 }
