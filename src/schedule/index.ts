@@ -1,4 +1,5 @@
-// Public face of the scheduler core: slot plans, hashed cron fields, managed crontab blocks, load model.
+// Public face of the scheduler: slot plans, hashed cron fields, managed crontab blocks, load model, and the
+// flows that read guests' cron files and apply a plan to them.
 export {
   planSlots,
   fitAdvice,
@@ -70,3 +71,18 @@ export {
 export { readPrevious, guestEdits, blockLines, checkEdits, type FileEdit, type GuestEdits } from './edits.js';
 export { unifiedDiff } from './diff.js';
 export { simulateDay, dayJobs, startCost, DEFAULT_LOAD_MODEL, type LoadModel, type DayLoad } from './dayload.js';
+export { readCronFiles, readJobFiles, jobPaths, previousOf, fleetCron, withProblems, type GuestCron, type ReadOptions, type FleetCron } from './collect.js';
+export {
+  readAndPlan,
+  predictApply,
+  cronChange,
+  describeSlot,
+  previewJob,
+  writeJob,
+  writeGuests,
+  type ReadPlan,
+  type ReadPlanOptions,
+  type CronChange,
+  type WriteOptions,
+} from './apply.js';
+export { jobFromOptions, parseSlot, JOB_DEFAULTS, type JobOptions } from './job-options.js';

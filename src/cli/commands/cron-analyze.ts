@@ -3,10 +3,10 @@
 import { writeFileSync } from 'node:fs';
 import { exitCodeOf, summarize } from '../../executor/index.js';
 import { foldHosts } from '../../inventory/index.js';
-import { describeProblem, expandStarts, type DayStarts } from '../../schedule/index.js';
+import { describeProblem, expandStarts, fleetCron, withProblems, type DayStarts, type FleetCron } from '../../schedule/index.js';
 import { setExitStatus } from '../exit.js';
 import { resolveSelection, type SelectionFlags } from '../selection.js';
-import { fleetCron, readCronFiles, warnFailures, withProblems, type FleetCron } from './cron-guests.js';
+import { readAll, warnFailures } from './cron-guests.js';
 import { dayFromFlags, type DayFlags } from './cron-options.js';
 import { clock, foldedCell, hourChart, hourlyPeaks, listTimes, sparkline, svgChart, table, topMinutes } from './cron-render.js';
 
@@ -25,7 +25,7 @@ export async function cronAnalyze(selection: string | undefined, f: AnalyzeFlags
   const when = dayFromFlags(f);
   const sel = await resolveSelection(selection, f);
   const t0 = Date.now();
-  const read = await readCronFiles(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
+  const read = await readAll(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
   const fleet = fleetCron(read.guests);
   const day = expandStarts(fleet.entries, when.day, when.tz);
   const results = withProblems(read.guests.map((g) => g.result), fleet.problems);

@@ -1,6 +1,6 @@
 // Turns `fleet cron` flags into the scheduler's inputs once: the job (CronJob), the day and the model.
 import { UsageError } from '../../core/index.js';
-import { normalizeJob, parseClock, type CronJob, type LoadModel, type Period } from '../../schedule/index.js';
+import { jobFromOptions, parseClock, type CronJob, type LoadModel } from '../../schedule/index.js';
 import type { SelectionFlags } from '../selection.js';
 
 export interface JobFlags extends SelectionFlags {
@@ -33,40 +33,9 @@ export interface ModelFlags {
   unresponsiveQueue: number;
 }
 
-/** "12m", "12" or "1h" as whole minutes. */
-export function parseSlot(text: string): number {
-  const m = /^(\d+)\s*(m|min|h)?$/.exec(text.trim());
-  const minutes = m ? Number(m[1]) * (m[2] === 'h' ? 60 : 1) : NaN;
-  if (!Number.isInteger(minutes) || minutes < 1) throw new UsageError(`invalid --slot "${text}": expected minutes like 12m, 12 or 1h`);
-  return minutes;
-}
-
-const PERIODS = ['hourly', 'daily', 'weekly', 'monthly'];
-
 /** The job the flags describe; undefined when they name none and `required` is false. */
 export function jobFromFlags(f: JobFlags, required: boolean): CronJob | undefined {
-  if (!f.job && !f.replaceRunCrons) {
-    if (!required) return undefined;
-    throw new UsageError('name the job: --job NAME --command CMD, or --replace-run-crons');
-  }
-  if (f.replaceRunCrons && f.command !== undefined) {
-    throw new UsageError('--replace-run-crons writes the direct calls of the cron scripts itself; drop --command');
-  }
-  if (!f.replaceRunCrons && f.command === undefined) throw new UsageError(`job ${f.job}: --command CMD says what it runs`);
-  const scripts = f.scripts.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = scripts.filter((s) => !PERIODS.includes(s));
-  if (f.replaceRunCrons && (scripts.length === 0 || unknown.length > 0)) {
-    throw new UsageError(`--scripts must list some of ${PERIODS.join(', ')}; got "${f.scripts}"`);
-  }
-  return normalizeJob({
-    job: f.job ?? 'run-crons',
-    timing: f.schedule !== undefined
-      ? { kind: 'hashed', schedule: f.schedule }
-      : { kind: 'window', window: f.window, slotMinutes: parseSlot(f.slot), cap: f.cap },
-    action: f.replaceRunCrons ? { kind: 'run-crons', scripts: scripts as Period[] } : { kind: 'command', command: f.command! },
-    place: f.cronD ? 'cron.d' : 'crontab',
-    user: f.cronUser,
-  });
+  return jobFromOptions(f, required);
 }
 
 /** The day to expand (noon UTC of the date, which lies inside that date in every zone within ±12 h). */

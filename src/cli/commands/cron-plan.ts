@@ -1,9 +1,9 @@
 // `fleet cron plan [sel]`: every selected guest's start for a job, as a table of slots or JSON Lines.
 // Reads the slots guests carry now (unless --offline) so a regeneration keeps them where it can.
 import { EXIT } from '../../core/index.js';
-import { expandStarts, planJob, planSpan, type JobPlan, type PreviousJob } from '../../schedule/index.js';
+import { expandStarts, planJob, planSpan, type JobPlan } from '../../schedule/index.js';
 import { setExitStatus } from '../exit.js';
-import { connectSelection, inventoryGuests, jobPaths, previousOf, readCronFiles, warnFailures } from './cron-guests.js';
+import { connectSelection, inventoryGuests, readPlan, warnFailures } from './cron-guests.js';
 import { jobFromFlags, type JobFlags } from './cron-options.js';
 import { foldedCell, hourChart, listTimes, table } from './cron-render.js';
 
@@ -16,23 +16,19 @@ const out = (s: string) => process.stdout.write(s);
 
 export async function cronPlan(selection: string | undefined, f: PlanFlags): Promise<void> {
   const job = jobFromFlags(f, true)!;
-  let guests: Array<{ host: string; address: string }>;
-  let previous = new Map<string, PreviousJob>();
+  let plan: JobPlan;
   let read = false;
   if (f.offline) {
-    guests = await inventoryGuests(selection, f);
+    plan = planJob(job, await inventoryGuests(selection, f), { fresh: f.fresh });
   } else {
     const sel = await connectSelection(selection, f, true);
-    guests = sel.targets.map((t) => ({ host: t.name, address: t.address }));
-    const r = await readCronFiles(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json, paths: jobPaths(job) });
-    const found = previousOf(job, r.guests);
-    previous = found.previous;
+    const r = await readPlan(job, sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, fresh: f.fresh, quiet: f.json });
+    plan = r.plan;
     read = r.summary.ok > 0;
     warnFailures(r.guests.map((g) => g.result), 'could not read the current slot of');
-    for (const p of found.problems.values()) process.stderr.write(`fleet: warning: ${p}; planning this guest as new\n`);
+    for (const p of r.problems.values()) process.stderr.write(`fleet: warning: ${p}; planning this guest as new\n`);
     if (r.summary['hostkey-refused'] > 0) setExitStatus(EXIT.hostKey);
   }
-  const plan = planJob(job, guests, { previous, fresh: f.fresh });
   if (f.json) printJson(plan, { offline: !!f.offline, fresh: !!f.fresh });
   else printPlan(plan, { offline: !!f.offline, read, fresh: !!f.fresh });
 }

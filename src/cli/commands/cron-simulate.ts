@@ -5,12 +5,12 @@ import { writeFileSync } from 'node:fs';
 import { EXIT, InputError, UsageError } from '../../core/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import {
-  cronEntries, guestEdits, parseClock, planJob, simulateDay,
-  type CronJob, type DayLoad, type JobPlan, type LoadModel, type StartEntry,
+  cronEntries, fleetCron, guestEdits, parseClock, planJob, previousOf, simulateDay,
+  type CronJob, type DayLoad, type GuestCron, type JobPlan, type LoadModel, type StartEntry,
 } from '../../schedule/index.js';
 import { setExitStatus } from '../exit.js';
 import { resolveSelection } from '../selection.js';
-import { fleetCron, previousOf, readCronFiles, warnFailures, type GuestCron } from './cron-guests.js';
+import { readAll, warnFailures } from './cron-guests.js';
 import { dayFromFlags, jobFromFlags, modelFromFlags, type DayFlags, type JobFlags, type ModelFlags } from './cron-options.js';
 import { clock, clockFromMidnight, listTimes, svgChart } from './cron-render.js';
 
@@ -29,7 +29,7 @@ export async function cronSimulate(selection: string | undefined, f: SimulateFla
   const from = parseClock(f.from);
   if (from === undefined) throw new UsageError(`invalid --from "${f.from}": expected HH:MM`);
   const sel = await resolveSelection(selection, f);
-  const read = await readCronFiles(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
+  const read = await readAll(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
   const readable = read.guests.filter((g) => g.dump);
   const before = fleetCron(readable);
   const runs: Array<{ name: string; load: DayLoad }> = [
