@@ -30,7 +30,9 @@ export function registerKeys(program: Command): void {
 Connects only as far as the key exchange (no login), once per key type, as ssh-keyscan does.
 Status: pinned (every presented key is in known_hosts), unknown (nothing pinned), CHANGED (a key
 differs from the pins), revoked. A clone group is a set of guests presenting the same key.
-Exit status: 0, 1 some guest unreachable, 3 a CHANGED or revoked key.`)
+Guests that read the same (keys, status, group) are one row, their names folded (guest[001-300]).
+Exit status, so it serves as a check: 0 every guest has its own keys, all pinned; 1 a clone group,
+an unknown key or an unreachable guest; 3 a CHANGED or revoked key.`)
     .action(async (selection, flags) => (await import('./keys-scan.js')).scan(selection, flags));
 
   addSelectionOptions(keys.command('trust').description('pin the host keys of unknown guests, after showing their fingerprints'))

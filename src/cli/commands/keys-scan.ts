@@ -1,6 +1,6 @@
 // `fleet keys scan [sel]`: every guest's host keys, their pin status and the clone groups.
 import { EXIT } from '../../core/index.js';
-import { scanFleet, type GuestScan } from '../../hostkeys/index.js';
+import { foldScans, scanFleet, type GuestScan } from '../../hostkeys/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import type { ProbeType } from '../../ssh/index.js';
 import { setExitStatus } from '../exit.js';
@@ -36,7 +36,7 @@ export async function scan(selection: string | undefined, f: ScanFlags): Promise
     }
     out(`${JSON.stringify({ summary })}\n`);
   } else {
-    printTable(scans);
+    printBlocks(scans);
     if (groups.length > 0) {
       out(`\nClone groups (guests presenting the same host key; any of them can impersonate the others), largest first:\n`);
       out(describeGroups(groups));
@@ -46,18 +46,33 @@ export async function scan(selection: string | undefined, f: ScanFlags): Promise
     out(`\nscan: ${parts.join(', ') || 'nothing'} of ${summary.total}; ${groups.length} clone group${groups.length === 1 ? '' : 's'}` +
       ` (${groups.reduce((n, g) => n + g.hosts.length, 0)} guests) in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
   }
+  // As a check: 3 for a key that must not be trusted, 1 for anything still to do (a clone group to
+  // rotate, a key to pin, a guest not reached), 0 only when every guest has its own pinned keys.
   if (summary.changed + summary.revoked > 0) setExitStatus(EXIT.hostKey);
-  else if (summary.unreachable + summary.notRun > 0) setExitStatus(EXIT.someFailed);
+  else if (summary.unreachable + summary.notRun + summary.unknown + groups.length > 0) setExitStatus(EXIT.someFailed);
 }
 
-function printTable(scans: GuestScan[]): void {
-  const w = (xs: string[], min: number) => Math.max(min, ...xs.map((x) => x.length));
-  const hw = w(scans.map((s) => s.host), 4);
-  const aw = w(scans.map((s) => s.address), 7);
-  out(`${'HOST'.padEnd(hw)}  ${'ADDRESS'.padEnd(aw)}  ${'STATUS'.padEnd(11)}  GROUP  KEY\n`);
-  for (const s of scans) {
-    const head = `${s.host.padEnd(hw)}  ${s.address.padEnd(aw)}  ${statusWord(s.status).padEnd(11)}  ${String(s.cloneGroup ?? '-').padEnd(5)}  `;
-    if (s.keys.length === 0) out(`${head}${s.error ?? 'no key'}\n`);
-    s.keys.forEach((k, i) => out(`${i === 0 ? head : ' '.repeat(head.length)}${keyLine(k)}\n`));
+/** Cells wider than this get a line of their own, so one long host list does not widen every row. */
+const MAX_CELL = 40;
+
+/** One row (plus a line per further key) per block of guests that read the same. */
+function printBlocks(scans: GuestScan[]): void {
+  const blocks = foldScans(scans).map((b) => ({
+    ...b,
+    hostCell: b.hosts.length === 1 ? b.hosts[0]! : `${foldHosts(b.hosts)} (${b.hosts.length})`,
+    addressCell: b.addresses.length === 1 ? b.addresses[0]! : foldHosts(b.addresses),
+  }));
+  const w = (xs: string[], min: number) => Math.max(min, ...xs.filter((x) => x.length <= MAX_CELL).map((x) => x.length));
+  const hw = w(blocks.map((b) => b.hostCell), 5);
+  const aw = w(blocks.map((b) => b.addressCell), 7);
+  out(`${'HOSTS'.padEnd(hw)}  ${'ADDRESS'.padEnd(aw)}  ${'STATUS'.padEnd(11)}  GROUP  KEY\n`);
+  for (const b of blocks) {
+    // A cell too wide for its column goes on the line above the row, whole (it is a selection to copy).
+    const long = [b.hostCell, b.addressCell].filter((c, i) => c.length > (i === 0 ? hw : aw));
+    for (const c of long) out(`${c}\n`);
+    const cell = (c: string, width: number) => (c.length > width ? '' : c).padEnd(width);
+    const head = `${cell(b.hostCell, hw)}  ${cell(b.addressCell, aw)}  ${statusWord(b.status).padEnd(11)}  ${String(b.cloneGroup ?? '-').padEnd(5)}  `;
+    if (b.keys.length === 0) out(`${head}${b.error ?? 'no key'}\n`);
+    b.keys.forEach((k, i) => out(`${i === 0 ? head : ' '.repeat(head.length)}${keyLine(k)}\n`));
   }
 }
