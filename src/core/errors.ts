@@ -17,8 +17,9 @@ export class FleetError extends Error {
 export class InputError extends FleetError {
   readonly file?: string;
   readonly line?: number;
-  constructor(message: string, where: { file?: string; line?: number } = {}) {
-    const at = where.file ? `${where.file}${where.line ? `:${where.line}` : ''}: ` : '';
+  constructor(message: string, where: { file?: string; line?: number; column?: number } = {}) {
+    const col = where.line && where.column ? `:${where.column}` : '';
+    const at = where.file ? `${where.file}${where.line ? `:${where.line}${col}` : ''}: ` : '';
     super(`${at}${message}`, EXIT.usage);
     this.file = where.file;
     this.line = where.line;

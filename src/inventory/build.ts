@@ -2,11 +2,11 @@
 import { InputError } from '../core/errors.js';
 import type { Declarations, Host, Inventory, VarDef } from './model.js';
 
-type At = (line: number) => { file: string; line?: number };
+type At = (line: number, file?: string) => { file: string; line?: number };
 
 /** Resolve what the parser declared into the final model; every inconsistency names its line. */
 export function buildInventory(decl: Declarations): Inventory {
-  const at: At = (line) => ({ file: decl.file, line: line || undefined });
+  const at: At = (line, file) => ({ file: file ?? decl.file, line: line || undefined });
   checkReferences(decl, at);
   const children = childGroups(decl);
   checkCycles(decl, at);
@@ -17,16 +17,25 @@ export function buildInventory(decl: Declarations): Inventory {
   for (const [group, hosts] of members) for (const h of hosts) groupsOf.get(h)!.push(group);
 
   const hosts = new Map<string, Host>();
+  const origins: Inventory['origins'] = new Map();
   for (const h of decl.hosts.values()) {
     const groups = groupsOf.get(h.name)!;
     // Ansible's order: shallower groups first, ties by name; deeper (child) groups and the host win.
     const byPrecedence = [...groups].sort((a, b) => depth.get(a)! - depth.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
+    // Ansible's layers, lowest first: the inventory's group vars, group_vars/ files, the inventory's
+    // host vars, host_vars/ files; within each group layer, by depth as above.
     const vars = new Map<string, VarDef>();
-    for (const g of byPrecedence) for (const [k, v] of decl.groups.get(g)!.vars) vars.set(k, v);
-    for (const [k, v] of h.vars) vars.set(k, v);
+    const put = (defs: Map<string, VarDef> | undefined, file?: string) => {
+      for (const [k, v] of defs ?? []) vars.set(k, v.file || !file ? v : { ...v, file });
+    };
+    for (const g of byPrecedence) put(decl.groups.get(g)!.vars, decl.groups.get(g)!.file);
+    for (const g of byPrecedence) put(decl.groupFileVars.get(g));
+    put(h.vars);
+    put(decl.hostFileVars.get(h.name));
     hosts.set(h.name, toHost(h.name, vars, groups, at));
+    origins.set(h.name, Object.fromEntries([...vars].map(([k, v]) => [k, at(v.line, v.file)])));
   }
-  return { hosts, groups: members, children };
+  return { hosts, groups: members, children, origins };
 }
 
 function toHost(name: string, vars: Map<string, VarDef>, groups: string[], at: At): Host {
@@ -38,7 +47,7 @@ function toHost(name: string, vars: Map<string, VarDef>, groups: string[], at: A
   if (portDef) {
     const port = Number(portDef.value);
     if (!/^\d+$/.test(portDef.value) || port < 1 || port > 65535) {
-      throw new InputError(`port for host '${name}' must be 1-65535, got '${portDef.value}'`, at(portDef.line));
+      throw new InputError(`port for host '${name}' must be 1-65535, got '${portDef.value}'`, at(portDef.line, portDef.file));
     }
     host.port = port;
   }
@@ -49,11 +58,11 @@ function toHost(name: string, vars: Map<string, VarDef>, groups: string[], at: A
 
 function checkReferences(decl: Declarations, at: At): void {
   for (const g of decl.groups.values()) {
-    if (!g.defined) throw new InputError(`[${g.name}:vars] is for group '${g.name}', which is never defined`, at(g.line));
+    if (!g.defined) throw new InputError(`[${g.name}:vars] is for group '${g.name}', which is never defined`, at(g.line, g.file));
     for (const c of g.children) {
-      if (c.name === 'all') throw new InputError(`[${g.name}:children] cannot contain 'all'`, at(c.line));
+      if (c.name === 'all') throw new InputError(`[${g.name}:children] cannot contain 'all'`, at(c.line, c.file));
       if (!decl.groups.get(c.name)?.defined) {
-        throw new InputError(`[${g.name}:children] names undefined group '${c.name}'`, at(c.line));
+        throw new InputError(`[${g.name}:children] names undefined group '${c.name}'`, at(c.line, c.file));
       }
     }
   }
@@ -68,7 +77,7 @@ function checkCycles(decl: Declarations, at: At): void {
     for (const c of decl.groups.get(name)!.children) {
       if (state.get(c.name) === 'visiting') {
         const cycle = [...path.slice(path.indexOf(c.name)), c.name].join(' -> ');
-        throw new InputError(`cycle in group children: ${cycle}`, at(c.line));
+        throw new InputError(`cycle in group children: ${cycle}`, at(c.line, c.file));
       }
       if (!state.has(c.name)) visit(c.name);
     }

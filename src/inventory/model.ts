@@ -19,12 +19,16 @@ export interface Inventory {
   groups: Map<string, Set<string>>;
   /** Group name -> its direct child groups as declared with `[g:children]`. */
   children: Map<string, Set<string>>;
+  /** Host name -> where each of its vars was set (the winning definition): file and line. */
+  origins: Map<string, Record<string, { file: string; line?: number }>>;
 }
 
 /** A variable as written in the file; the line is kept so a bad value can be reported where it was set. */
 export interface VarDef {
   value: string;
   line: number;
+  /** The file when it is not the inventory file being parsed (group_vars/, host_vars/, another file of a directory). */
+  file?: string;
 }
 
 export interface HostDecl {
@@ -38,8 +42,10 @@ export interface GroupDecl {
   line: number;
   /** False while only `[g:vars]` has mentioned it: Ansible rejects vars for a group never defined. */
   defined: boolean;
+  /** Set when the group was declared in another file than Declarations.file (a merged directory). */
+  file?: string;
   hosts: Set<string>;
-  children: Array<{ name: string; line: number }>;
+  children: Array<{ name: string; line: number; file?: string }>;
   vars: Map<string, VarDef>;
 }
 
@@ -48,6 +54,9 @@ export interface Declarations {
   file: string;
   hosts: Map<string, HostDecl>;
   groups: Map<string, GroupDecl>;
+  /** Vars from group_vars/ and host_vars/ beside the inventory: above the inventory file's own (Ansible). */
+  groupFileVars: Map<string, Map<string, VarDef>>;
+  hostFileVars: Map<string, Map<string, VarDef>>;
 }
 
 export function newDeclarations(file: string): Declarations {
@@ -55,5 +64,5 @@ export function newDeclarations(file: string): Declarations {
   for (const name of ['all', 'ungrouped']) {
     groups.set(name, { name, line: 0, defined: true, hosts: new Set(), children: [], vars: new Map() });
   }
-  return { file, hosts: new Map(), groups };
+  return { file, hosts: new Map(), groups, groupFileVars: new Map(), hostFileVars: new Map() };
 }

@@ -2,23 +2,30 @@
 import { InputError } from '../core/errors.js';
 import { GROUP_NAME, parseHostLine, parseVarsLine, tokenize, type HostLine } from './lines.js';
 import { newDeclarations, type Declarations, type GroupDecl, type HostDecl } from './model.js';
+import { looksLikeYaml, parseYamlInventory } from './yaml.js';
 
-export type InventoryFormat = 'ini' | 'plain';
+export type InventoryFormat = 'ini' | 'plain' | 'yaml';
 
 // Loose on purpose: `[bad name]` must reach the strict parser and fail, not turn the file into a host list.
 const HEADER_LIKE = /^\s*\[[^\]]*\]\s*(?:[#;].*)?$/;
 const HEADER = /^\[([^:\]\s]+)(?::([^\]\s]*))?\]\s*(?:[#;].*)?$/;
 
-/** INI as soon as one line is a `[section]` header; a bare range like `10.0.0.[1-3]` is not one. */
-export function detectFormat(text: string): InventoryFormat {
+/**
+ * YAML by extension (.yml, .yaml, .json) or when the first line is `---` or a `name:` key; else INI as
+ * soon as one line is a `[section]` header (a bare range like `10.0.0.[1-3]` is not one); else a list.
+ */
+export function detectFormat(text: string, file = ''): InventoryFormat {
+  if (/\.(ya?ml|json)$/i.test(file) || looksLikeYaml(text)) return 'yaml';
   return splitLines(text).some((l) => HEADER_LIKE.test(l)) ? 'ini' : 'plain';
 }
 
-/** Parse either format into declarations (groups not yet resolved). */
+/** Parse any format into declarations (groups not yet resolved). */
 export function parseDeclarations(text: string, file: string): Declarations {
+  const format = detectFormat(text, file);
+  if (format === 'yaml') return parseYamlInventory(text, file);
   const decl = newDeclarations(file);
   const lines = splitLines(text);
-  if (lines.some((l) => HEADER_LIKE.test(l))) parseIni(lines, decl);
+  if (format === 'ini') parseIni(lines, decl);
   else parsePlain(lines, decl);
   return decl;
 }
@@ -94,7 +101,7 @@ function parseHeader(text: string, decl: Declarations, line: number): Section {
 // The vars that say where a host is: each set of aliases names one setting.
 const WHERE_VARS = [['ansible_host', 'ansible_ssh_host'], ['ansible_port', 'ansible_ssh_port']];
 
-function addHosts(decl: Declarations, parsed: HostLine, line: number, group: GroupDecl | undefined): void {
+export function addHosts(decl: Declarations, parsed: HostLine, line: number, group: GroupDecl | undefined): void {
   for (const name of parsed.names) {
     let host = decl.hosts.get(name);
     if (!host) {

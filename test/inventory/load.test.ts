@@ -21,13 +21,15 @@ describe('loadInventory', () => {
     expect([...(await loadInventory(file)).hosts.keys()]).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 
-  it('reads hosts, else inventory, inside a directory', async () => {
+  it('merges the inventory files of a directory: hosts, inventory, then the others by name', async () => {
     const a = join(dir, 'a');
     await mkdir(a);
     await writeFile(join(a, 'inventory'), '[g]\nfrom-inventory\n');
     expect([...(await loadInventory(a)).hosts.keys()]).toEqual(['from-inventory']);
     await writeFile(join(a, 'hosts'), 'from-hosts\n');
-    expect([...(await loadInventory(a)).hosts.keys()]).toEqual(['from-hosts']);
+    await writeFile(join(a, 'known_hosts'), 'from-hosts ssh-ed25519 AAAA\n');
+    await writeFile(join(a, 'README.md'), '# not an inventory\n');
+    expect([...(await loadInventory(a)).hosts.keys()]).toEqual(['from-hosts', 'from-inventory']);
   });
 
   it('names the file in parse errors', async () => {
