@@ -7,3 +7,4 @@ export { exitCodeOf, STATUSES, summarize, type FleetSummary, type HostResult, ty
 export { StepError, type StepFailure } from './errors.js';
 export { backupSuffix, readRemoteFile, STREAM_MAX, writeRemoteFile, type ReadRemoteOptions, type WriteRemoteOptions, type WriteRemoteOutcome } from './remote-file.js';
 export { pushFileOn, type PushOptions } from './push.js';
+export { metadataToFix, parseProbe, probeScript, sha256, type Existing } from './remote-steps.js';

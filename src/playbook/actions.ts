@@ -1,11 +1,16 @@
 // What each action does on one guest over the guest's one connection: run a command, feed a local
 // script to `sh -s`, make a file hold rendered or local bytes (validated first), or, in --check mode,
-// say what would happen (the file's unified diff, "would run").
+// say what would happen (the file's unified diff, "would run"). They go through the guest's shell
+// (guest-shell.ts) with the step's conditions tested in the same guest command; what a shell cannot
+// carry (a script that is not text, a file over SHELL_FILE_MAX) gets guest commands of its own.
 import { createHash } from 'node:crypto';
 import { OutputCapture, readRemoteFile, shellQuote as q, StepError, wrapSudo, writeRemoteFile } from '../executor/index.js';
 import { unifiedDiff } from '../schedule/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import type { HostStatus } from '../executor/index.js';
+import { previewThroughShell, SHELL_FILE_MAX, writeThroughShell, type FileResult, type ShellFile } from './file-step.js';
+import { skipWords, type Guards } from './guards.js';
+import type { GuestShells, ShellResult } from './guest-shell.js';
 
 /** Output kept per step and stream: enough for a registered value or a health check's answer. */
 const STEP_OUTPUT_KEEP = 64 << 10;
@@ -19,6 +24,8 @@ export interface ActionOutcome {
   note?: string;
   diff?: string;
   backup?: string;
+  /** The step's conditions said no: why (the action did nothing). */
+  skipped?: string;
 }
 
 /** An action that failed: the result model's status, and the guest's words. */
@@ -35,12 +42,55 @@ export class ActionError extends Error {
 
 export interface ActionContext {
   conn: SshConnection;
+  /** The guest's shells (login user's, root's), shared by every step. */
+  shells: GuestShells;
   sudo: boolean;
   timeoutMs?: number;
+  /** The step's conditions (when, creates, unless) as guard text, and as written for messages. */
+  guard?: { script: string; written: Guards };
 }
+
+/** Skipped by the conditions, or the action's outcome. */
+const skippedBy = (c: ActionContext, code: number, stderr: string): ActionOutcome => ({ changed: false, skipped: skipWords(code, c.guard!.written, stderr) });
 
 /** Runs a shell command (or `sh -s` fed `stdin`); a non-zero exit status is an ActionError. */
 export async function runCommand(c: ActionContext, command: string, stdin?: Buffer): Promise<ActionOutcome> {
+  const text = stdin === undefined ? undefined : stdin.toString('utf8');
+  if (text !== undefined && (text.includes('\0') || !Buffer.from(text).equals(stdin!))) return runOwnCommand(c, command, stdin);
+  const sh = await c.shells.get(c.sudo);
+  const r = await sh.run(command, { guard: c.guard?.script, input: text, timeoutMs: c.timeoutMs, keep: STEP_OUTPUT_KEEP });
+  if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString());
+  return commandOutcome(c, r);
+}
+
+/** Only the step's conditions (a step that would run but must not: --check). */
+export async function testConditions(c: ActionContext): Promise<string | undefined> {
+  if (!c.guard) return undefined;
+  const sh = await c.shells.get(c.sudo);
+  const r = await sh.run('exit 0', { guard: c.guard.script, timeoutMs: c.timeoutMs, keep: 4096 });
+  if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString()).skipped;
+  if (r.exitCode !== 0) commandOutcome(c, r);
+  return undefined;
+}
+
+function commandOutcome(c: ActionContext, r: ShellResult): ActionOutcome {
+  const outcome = { changed: true, exitCode: r.exitCode, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+  if (r.timedOut) throw new ActionError(`still running after ${c.timeoutMs} ms; stopped`, 'timeout', outcome);
+  if (r.exitCode === 0) return outcome;
+  const said = outcome.stderr.trim().split('\n').at(-1);
+  if (r.exitCode === null) {
+    if (c.conn.lost) throw new ActionError('connection lost before the command finished', 'unreachable', outcome);
+    throw new ActionError(`the guest's shell ended before the command finished${said ? `: ${said}` : ''}`, 'failed', outcome);
+  }
+  throw new ActionError(`exit status ${r.exitCode}${said ? `: ${said}` : ''}`, 'failed', outcome);
+}
+
+/** A command with a guest process of its own (input that a here-document cannot carry). */
+async function runOwnCommand(c: ActionContext, command: string, stdin?: Buffer): Promise<ActionOutcome> {
+  if (c.guard) {
+    const code = await c.conn.exec(c.sudo ? wrapSudo(c.guard.script) : c.guard.script, { timeoutMs: c.timeoutMs });
+    if (code.exitCode !== 0) return skippedBy(c, code.exitCode ?? -1, code.stderr.toString());
+  }
   const out = new OutputCapture(STEP_OUTPUT_KEEP);
   const err = new OutputCapture(STEP_OUTPUT_KEEP);
   const r = await c.conn.exec(c.sudo ? wrapSudo(command) : command, {
@@ -70,7 +120,47 @@ export interface FileWrite {
 
 /** Makes `dest` hold the bytes (skipped when its SHA-256 already matches), validated first when asked. */
 export async function writeFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
+  if (f.data.length > SHELL_FILE_MAX) return writeOwnFile(c, f);
+  const sh = await c.shells.get(c.sudo);
+  let r: FileResult;
   try {
+    r = await writeThroughShell(sh, c.conn, shellFile(c, f), c.guard?.script, c.timeoutMs);
+  } catch (err) {
+    throw fileError(c, err);
+  }
+  if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
+  if (r.kind === 'refused') {
+    const said = r.stderr.trim().split('\n').at(-1);
+    throw new ActionError(`validate: ${f.validate} refused the new ${f.dest} (exit status ${r.status}${said ? `: ${said}` : ''}); the guest's file is unchanged`, 'failed', { stderr: r.stderr });
+  }
+  if (r.kind === 'failed') throw shellFailure(c, f.dest, r.step, r.r);
+  return { changed: r.changed, ...(r.backup ? { backup: r.backup } : {}) };
+}
+
+const shellFile = (c: ActionContext, f: FileWrite): ShellFile => ({ ...f, root: c.sudo });
+
+function shellFailure(c: ActionContext, dest: string, step: string, r: ShellResult): ActionError {
+  const stderr = r.stderr.toString();
+  const said = stderr.trim().split('\n').filter(Boolean).at(-1)?.replace(/^(?:\S*\/)?(?:sh|dash|bash): (?:line )?\d+: /, '');
+  if (r.timedOut) return new ActionError(`${dest}: ${step}: still running after ${c.timeoutMs} ms; stopped`, 'timeout', { stderr });
+  if (r.exitCode === null && c.conn.lost) return new ActionError(`${dest}: ${step}: connection lost`, 'unreachable', { stderr });
+  const why = r.exitCode === null ? "the guest's shell ended" : `exit status ${r.exitCode}`;
+  return new ActionError(`${dest}: ${step}: ${why}${said ? `: ${said}` : ''}`, 'failed', { stderr });
+}
+
+function fileError(c: ActionContext, err: unknown): Error {
+  if (err instanceof ActionError) return err;
+  if (err instanceof StepError) return new ActionError(`${err.path ? `${err.path}: ` : ''}${err.step}: ${err.reason}`, err.status, { stderr: err.stderr });
+  return new ActionError((err as Error).message, c.conn.lost ? 'unreachable' : 'failed');
+}
+
+/** A large file: the conditions, the check and the validation each a guest command, then a push. */
+async function writeOwnFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
+  try {
+    if (c.guard) {
+      const g = await c.conn.exec(c.sudo ? wrapSudo(c.guard.script) : c.guard.script, { timeoutMs: c.timeoutMs });
+      if (g.exitCode !== 0) return skippedBy(c, g.exitCode ?? -1, g.stderr.toString());
+    }
     let validated: ActionOutcome | undefined;
     if (f.validate !== undefined && !(await sameContent(c, f))) validated = await validate(c, f);
     const o = await writeRemoteFile(c.conn, f.dest, f.data, {
@@ -78,12 +168,9 @@ export async function writeFile(c: ActionContext, f: FileWrite): Promise<ActionO
     });
     return { changed: o.changed, ...(o.backup ? { backup: o.backup } : {}), ...(validated?.stdout || validated?.stderr ? { stdout: validated.stdout, stderr: validated.stderr } : {}) };
   } catch (err) {
-    if (err instanceof ActionError) throw err;
-    if (err instanceof StepError) throw new ActionError(`${err.path ? `${err.path}: ` : ''}${err.step}: ${err.reason}`, err.status, { stderr: err.stderr });
-    throw new ActionError((err as Error).message, c.conn.lost ? 'unreachable' : 'failed');
+    throw fileError(c, err);
   }
 }
-
 async function sameContent(c: ActionContext, f: FileWrite): Promise<boolean> {
   const script = `f=${q(f.dest)}; if [ -f "$f" ]; then sha256sum < "$f"; fi`;
   const r = await c.conn.exec(c.sudo ? wrapSudo(script) : script, { timeoutMs: c.timeoutMs });
@@ -101,7 +188,7 @@ async function validate(c: ActionContext, f: FileWrite): Promise<ActionOutcome> 
     command,
   ].join('\n');
   try {
-    return await runCommand(c, script, f.data);
+    return await runOwnCommand({ ...c, guard: undefined }, script, f.data);
   } catch (err) {
     if (!(err instanceof ActionError) || err.status !== 'failed') throw err;
     throw new ActionError(`validate: ${f.validate} refused the new ${f.dest} (${err.message}); the guest's file is unchanged`, 'failed', err.outcome);
@@ -110,6 +197,19 @@ async function validate(c: ActionContext, f: FileWrite): Promise<ActionOutcome> 
 
 /** --check for a file: unchanged, or the unified diff of what would change. Changes nothing. */
 export async function previewFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
+  if (f.data.length > SHELL_FILE_MAX) return previewOwnFile(c, f);
+  const sh = await c.shells.get(c.sudo);
+  const r = await previewThroughShell(sh, shellFile(c, f), c.guard?.script, c.timeoutMs);
+  if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
+  if (r.kind === 'failed') throw shellFailure(c, f.dest, r.step, r.r);
+  return { changed: r.changed, note: r.note, ...(r.diff !== undefined ? { diff: r.diff } : {}) };
+}
+
+async function previewOwnFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
+  if (c.guard) {
+    const g = await c.conn.exec(c.sudo ? wrapSudo(c.guard.script) : c.guard.script, { timeoutMs: c.timeoutMs });
+    if (g.exitCode !== 0) return skippedBy(c, g.exitCode ?? -1, g.stderr.toString());
+  }
   let old: Buffer | undefined;
   try {
     old = await readRemoteFile(c.conn, f.dest, { sudo: c.sudo, timeoutMs: c.timeoutMs });

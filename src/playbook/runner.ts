@@ -3,8 +3,9 @@
 // at its first failed step. Once the run is interrupted, no new step starts.
 import { withConnection, type GuestTarget, type HostStatus, type SessionOptions } from '../executor/index.js';
 import type { SshConnection } from '../ssh/index.js';
-import { ActionError, previewFile, runCommand, writeFile, type ActionContext, type ActionOutcome } from './actions.js';
-import { skipReason } from './guards.js';
+import { ActionError, previewFile, runCommand, testConditions, writeFile, type ActionContext, type ActionOutcome } from './actions.js';
+import { guardScript, skipReason } from './guards.js';
+import { GuestShells } from './guest-shell.js';
 import type { Playbook, Step } from './model.js';
 import type { PlayResult, StepResult } from './result.js';
 import { render, RenderError, type Registered, type Scope } from './template.js';
@@ -37,19 +38,21 @@ export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, 
   const results: StepResult[] = [];
   const r = await withConnection(t, o, async (conn, started) => {
     const scope: Scope = { vars, registered: {} };
+    const shells = new GuestShells(conn);
     let failure: { status: Exclude<HostStatus, 'ok'>; error: string; exitCode: number | null } | undefined;
     for (const step of pb.steps) {
       if (o.signal?.aborted) {
         failure = { status: 'failed', exitCode: null, error: `${t.name}: interrupted before step ${step.index + 1} (${step.name})` };
         break;
       }
-      const res = await runStep(conn, step, scope, results, o);
+      const res = await runStep(conn, shells, step, scope, results, o);
       results.push(res);
       if (res.status === 'failed') {
         failure = { status: stepStatus(res), exitCode: res.exitCode ?? null, error: `${t.name}: step ${res.step} (${res.name}): ${res.error}` };
         break;
       }
     }
+    await shells.closeAll();
     return {
       host: t.name, address: t.address, status: failure?.status ?? 'ok', exitCode: failure ? failure.exitCode : 0, stdout: '', stderr: '',
       changed: results.some((s) => s.status === 'ok' && s.changed), durationMs: Date.now() - started,
@@ -65,10 +68,13 @@ export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, 
 const statuses = new WeakMap<StepResult, Exclude<HostStatus, 'ok'>>();
 const stepStatus = (s: StepResult) => statuses.get(s) ?? 'failed';
 
-async function runStep(conn: SshConnection, step: Step, scope: Scope, done: StepResult[], o: PlayOptions): Promise<StepResult> {
+/** Actions that test the step's conditions in their own guest command (no separate round trip). */
+const FOLDS_CONDITIONS = new Set(['run', 'script', 'push', 'template']);
+
+async function runStep(conn: SshConnection, shells: GuestShells, step: Step, scope: Scope, done: StepResult[], o: PlayOptions): Promise<StepResult> {
   const t0 = Date.now();
   const base = { step: step.index + 1, name: step.name, action: step.action.kind };
-  const c: ActionContext = { conn, sudo: step.sudo || !!o.sudo, timeoutMs: o.timeoutMs };
+  const c: ActionContext = { conn, shells, sudo: step.sudo || !!o.sudo, timeoutMs: o.timeoutMs };
   const r = (x: Partial<StepResult> & Pick<StepResult, 'status'>): StepResult => ({ ...base, changed: false, ...x, durationMs: Date.now() - t0 });
   try {
     if (step.ifChanged !== undefined) {
@@ -77,13 +83,20 @@ async function runStep(conn: SshConnection, step: Step, scope: Scope, done: Step
     }
     const guard = (x?: { value: string }) => (x === undefined ? undefined : render(x.value, scope));
     const written = { when: step.when?.value, creates: step.creates?.value, unless: step.unless?.value };
-    const why = await skipReason(conn, { when: guard(step.when), creates: guard(step.creates), unless: guard(step.unless) }, written, c.sudo, o.timeoutMs);
-    if (why) return skipped(r, step, scope, why);
+    const conditions = { when: guard(step.when), creates: guard(step.creates), unless: guard(step.unless) };
+    if (FOLDS_CONDITIONS.has(step.action.kind)) {
+      const script = guardScript(conditions);
+      if (script !== undefined) c.guard = { script, written };
+    } else {
+      const why = await skipReason(conn, conditions, written, c.sudo, o.timeoutMs);
+      if (why) return skipped(r, step, scope, why);
+    }
     let attempts = 0;
     for (;;) {
       attempts++;
       try {
         const out = await act(c, step, scope, o);
+        if (out.skipped !== undefined) return skipped(r, step, scope, out.skipped);
         if (step.register) scope.registered[step.register] = registered(out);
         return r({ status: 'ok', ...out, ...(attempts > 1 ? { attempts } : {}) });
       } catch (err) {
@@ -117,7 +130,10 @@ async function act(c: ActionContext, step: Step, scope: Scope, o: PlayOptions): 
   const a = step.action;
   const preview = o.check && !step.safe;
   if (a.kind === 'run' || a.kind === 'script') {
-    if (preview) return { changed: true, note: 'would run' };
+    if (preview) {
+      const why = await testConditions(c);
+      return why !== undefined ? { changed: false, skipped: why } : { changed: true, note: 'would run' };
+    }
     const out = a.kind === 'run' ? await runCommand(c, render(a.command.value, scope)) : await runCommand(c, 'sh -s', a.data);
     // A step declared read-only changes nothing, however it ends.
     return step.safe ? { ...out, changed: false } : out;

@@ -1,14 +1,16 @@
 // One pinned SSH connection over ssh2: connect (host key checked against known_hosts, always),
 // exec with a timeout, SFTP (and the few file operations the executor needs), close. Everything
 // else in clonefleet goes through this, never ssh2.
-import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { AuthMethod, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, SFTPWrapper } from 'ssh2';
 import { authKey, pinsOf } from './connection-cache.js';
 import { sftpCall, writePipelined } from './connection-sftp.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 import { hostKeyAlgorithms } from './host-key-order.js';
+import { openRoute, type Route } from './jump-route.js';
 import { lookup, verify, type HostKeyVerdict, type KnownHosts } from './known-hosts.js';
+import type { JumpHop } from './target.js';
 
 const { Client } = ssh2;
 
@@ -43,6 +45,16 @@ export interface ConnectOptions {
   credentials: Credentials;
   connectTimeoutMs: number;
   keepaliveIntervalMs?: number;
+  /** known_hosts name the key is pinned under instead of address:port (ssh_config HostKeyAlias). */
+  hostKeyAlias?: string;
+  /** Jump hosts, first hop first: the guest is reached through a direct-tcpip channel of the last. */
+  jump?: JumpHop[];
+  /** Pins for the jump hosts when they are not in knownHosts (a rotation pins the guest alone). */
+  jumpKnownHosts?: KnownHosts;
+  /** A ProxyCommand (%h %n %p %r %% unexpanded) whose stdin and stdout carry the connection. */
+  proxyCommand?: string;
+  /** What to do about an unpinned key, for its error (default: enrol it with `fleet keys trust`). */
+  enrolAdvice?: string;
 }
 
 export interface ExecOptions {
@@ -83,7 +95,7 @@ function describeVerdict(o: ConnectOptions, verdict: HostKeyVerdict, keyType: st
     case 'unknown':
       return `host key of ${who} is not pinned: ${keyType} ${fp}` +
         (ignored.length ? ` (known_hosts lines for it that are not pins: ${ignored.join('; ')})` : '') +
-        '. Enrol it deliberately with `fleet keys trust` after checking the fingerprint.';
+        `. ${o.enrolAdvice ?? 'Enrol it deliberately with `fleet keys trust` after checking the fingerprint.'}`;
     case 'revoked':
       return `host key of ${who} is REVOKED in known_hosts: ${keyType} ${fp}. Refused.`;
     default:
@@ -99,7 +111,7 @@ export class SshConnection {
   private constructor(
     private readonly client: InstanceType<typeof Client>,
     readonly options: ConnectOptions,
-    private readonly sock: net.Socket,
+    private readonly sock: Duplex,
   ) {
     client.once('close', () => (this.dropped = true));
   }
@@ -109,49 +121,80 @@ export class SshConnection {
     return this.dropped;
   }
 
-  /** Connects and authenticates; rejects with an SshError saying which stage failed and why. */
+  /**
+   * Connects and authenticates; rejects with an SshError saying which stage (and which hop) failed
+   * and why. The bytes go straight over TCP, through jump hosts' channels, or through a ProxyCommand.
+   */
   static connect(o: ConnectOptions): Promise<SshConnection> {
+    let route: Route;
+    try {
+      route = openRoute(o);
+    } catch (err) {
+      return Promise.reject(new SshError(`${o.name} (${o.address}:${o.port}): ${(err as Error).message}`, 'unreachable', o.name));
+    }
+    return SshConnection.connectVia(o, route);
+  }
+
+  /** connect() over a given route: jump hosts are reached this way, through the hop before them. */
+  static connectVia(o: ConnectOptions, route: Route): Promise<SshConnection> {
     return new Promise((resolve, reject) => {
       const client = new Client();
+      const who = `${o.name} (${o.address}:${o.port})`;
       let hostKey: { verdict: HostKeyVerdict; fingerprint: string; keyType: string; pinned: string[]; ignored: string[] } | undefined;
       let settled = false;
-      const fail = (err: SshError) => {
+      let sock: Duplex | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (err: SshError | Promise<SshError>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         client.removeAllListeners('ready');
         client.on('error', () => {});
-        client.end();
-        sock.destroy();
-        reject(err);
+        // The route is let go once the error is known: a ProxyCommand is asked why before it is ended.
+        void Promise.resolve(err).then((e) => {
+          client.end();
+          sock?.destroy();
+          route.release();
+          reject(e);
+        });
       };
-      // One deadline covers TCP connect, banner, key exchange and auth: a hanging guest cannot hold us.
-      const timer = setTimeout(
-        () => fail(new SshError(`${o.name} (${o.address}:${o.port}): no SSH session within ${o.connectTimeoutMs} ms`, 'timeout', o.name)),
-        o.connectTimeoutMs,
-      );
-      const sock = net.connect({ host: o.address, port: o.port, noDelay: true });
-      sock.on('error', (err: NodeJS.ErrnoException) => {
-        fail(new SshError(`${o.name} (${o.address}:${o.port}): ${err.code ?? ''} ${err.message}`.trim(), 'unreachable', o.name));
-      });
+      // Lost on the way: a ProxyCommand's exit status and stderr say more than "closed".
+      const failUnreachable = (message: string) => {
+        if (settled) return;
+        const explained = route.explain ? route.explain(message) : Promise.resolve(message);
+        fail(explained.then((why) => new SshError(`${who}: ${why}`, 'unreachable', o.name)));
+      };
+      // One deadline covers TCP connect (or the channel through the jump host), banner, key exchange
+      // and auth: a hanging guest cannot hold us. Jump hosts keep deadlines of their own, so waiting
+      // for one does not eat the guest's.
+      const arm = () => {
+        if (settled) return;
+        timer = setTimeout(
+          () => fail(new SshError(`${who}: no SSH session within ${o.connectTimeoutMs} ms${sock ? '' : route.stage?.() ?? ''}`, 'timeout', o.name)),
+          o.connectTimeoutMs,
+        );
+      };
+      if (route.before) route.before.then(arm, () => {});
+      else arm();
       client.on('ready', () => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         client.on('error', () => {});
-        resolve(new SshConnection(client, o, sock));
+        client.once('close', () => route.release());
+        resolve(new SshConnection(client, o, sock!));
       });
       client.on('error', (err: Error & { level?: string }) => {
         if (hostKey && hostKey.verdict !== 'ok') {
           fail(new SshError(describeVerdict(o, hostKey.verdict, hostKey.keyType, hostKey.fingerprint, hostKey.pinned, hostKey.ignored), 'hostkey-refused', o.name, hostKey));
         } else if (err.level === 'client-authentication') {
-          fail(new SshError(`${o.name} (${o.address}:${o.port}): authentication refused for user ${o.credentials.username}`, 'auth-refused', o.name));
+          fail(new SshError(`${who}: authentication refused for user ${o.credentials.username}`, 'auth-refused', o.name));
         } else {
-          fail(new SshError(`${o.name} (${o.address}:${o.port}): ${err.message}`, 'unreachable', o.name));
+          failUnreachable(err.message);
         }
       });
       // Every connection closes at its end: build the error (and its stack) only when it is still news.
-      client.on('close', () => settled || fail(new SshError(`${o.name} (${o.address}:${o.port}): connection closed during setup`, 'unreachable', o.name)));
+      client.on('close', () => settled || failUnreachable('connection closed during setup'));
       let key: ParsedKey | undefined;
       try {
         key = o.credentials.privateKey ? authKey(o.credentials.privateKey) : undefined;
@@ -159,8 +202,10 @@ export class SshConnection {
         return fail(new SshError(`${o.name}: ${(err as Error).message}`, 'auth-refused', o.name));
       }
       const username = o.credentials.username;
+      // Pins are looked up under HostKeyAlias when there is one (port ignored then, as OpenSSH does).
+      const keyHost = o.hostKeyAlias ?? o.address;
+      const keyPort = o.hostKeyAlias ? 22 : o.port;
       const config: ConnectConfig = {
-        sock,
         username,
         // The parsed key goes through authHandler: ssh2 would re-parse a privateKey per connection.
         authHandler: key
@@ -175,19 +220,43 @@ export class SshConnection {
         keepaliveCountMax: 3,
         // The pinned key types first, as OpenSSH orders them: else a host pinned by its ECDSA key alone
         // would present ed25519 and look re-keyed.
-        algorithms: hostKeyAlgorithms(pinsOf(o.knownHosts, o.address, o.port), o.address, o.port),
+        algorithms: hostKeyAlgorithms(pinsOf(o.knownHosts, keyHost, keyPort), keyHost, keyPort),
         hostVerifier: (key: Buffer) => {
           const keyType = keyTypeOfBlob(key) ?? 'unknown';
-          const pins = pinsOf(o.knownHosts, o.address, o.port);
-          const verdict = verify(pins, o.address, o.port, keyType, key);
+          const pins = pinsOf(o.knownHosts, keyHost, keyPort);
+          const verdict = verify(pins, keyHost, keyPort, keyType, key);
           if (verdict === 'ok') return true;
-          const found = lookup(pins, o.address, o.port);
+          const found = lookup(pins, keyHost, keyPort);
           const pinned = found.pinned.map((p) => `${p.keyType} ${fingerprintSha256(p.key)}`);
           hostKey = { verdict, fingerprint: fingerprintSha256(key), keyType, pinned, ignored: found.ignored };
           return false;
         },
       };
-      client.connect(config);
+      route.sock.then(
+        (s) => {
+          if (settled) return void s.destroy();
+          sock = s;
+          s.on('error', (err: NodeJS.ErrnoException) => failUnreachable(`${err.code ?? ''} ${err.message}`.trim()));
+          client.connect({ ...config, sock: s });
+        },
+        (err: unknown) => fail(err instanceof SshError ? err : new SshError(`${who}: ${(err as Error).message}`, 'unreachable', o.name)),
+      );
+    });
+  }
+
+  /**
+   * A direct-tcpip channel from this host to `address:port` (what `ssh -W` asks for): the stream a
+   * connection to a guest behind this jump host runs over. Rejects with ssh2's error, whose `reason`
+   * is the SSH channel-open failure code.
+   */
+  openChannelTo(address: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      try {
+        // OpenSSH's `ssh -W` names the same originator.
+        this.client.forwardOut('127.0.0.1', 65535, address, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+      } catch (err) {
+        reject(err); // the connection is already gone
+      }
     });
   }
 

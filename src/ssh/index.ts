@@ -12,3 +12,5 @@ export { acquireLock, canonicalPath, LockHeldError, syncDir, withLock, writeFile
 export { SshConnection, SshError, type ConnectFailure, type ConnectOptions, type Credentials, type ExecOptions, type ExecResult } from './connection.js';
 export { probeHostKey, probeHostKeys, probeTypeOf, PROBE_TYPES, PROBE_TYPE_NAMES, ProbeError, type PresentedKey, type ProbeFailure, type ProbeOptions, type ProbeResult, type ProbeType } from './probe.js';
 export type { ConnectionTarget, JumpHop, ResolvedTarget, ValueSource } from './target.js';
+export { checkProxyCommand, expandProxyCommand, type ProxyTokens } from './proxy-command.js';
+export { openJumpCount } from './jump-pool.js';

@@ -18,6 +18,8 @@ export interface RealSshd {
   /** Base64 blob of its host key. */
   hostKey: string;
   connect(): Promise<SshSession>;
+  /** Its log so far (with `logLevel`; empty otherwise). */
+  log(): string;
   /** Stops sshd and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -37,7 +39,14 @@ function listening(host: string, port: number): Promise<boolean> {
   });
 }
 
-export async function startRealSshd(address: string, port = 2222): Promise<RealSshd> {
+export interface RealSshdOptions {
+  /** sshd's LogLevel, written to a file log() reads (default: ERROR, to stderr). */
+  logLevel?: string;
+  /** More sshd_config lines (PermitOpen, MaxStartups, ...). */
+  config?: string[];
+}
+
+export async function startRealSshd(address: string, port = 2222, opts: RealSshdOptions = {}): Promise<RealSshd> {
   const dir = mkdtempSync(join(tmpdir(), 'clonefleet-real-sshd-'));
   const keygen = (file: string) => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', join(dir, file)]);
   await Promise.all([keygen('host_key'), keygen('client_key')]);
@@ -48,9 +57,9 @@ export async function startRealSshd(address: string, port = 2222): Promise<RealS
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'PidFile none', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password',
     'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AcceptEnv LANG LC_*',
-    'Subsystem sftp /usr/lib/openssh/sftp-server', 'LogLevel ERROR', '',
+    'Subsystem sftp /usr/lib/openssh/sftp-server', `LogLevel ${opts.logLevel ?? 'ERROR'}`, ...(opts.config ?? []), '',
   ].join('\n'));
-  const script = `mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D -e -f '${join(dir, 'sshd_config')}'`;
+  const script = `mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D ${opts.logLevel ? `-E '${join(dir, 'sshd.log')}'` : '-e'} -f '${join(dir, 'sshd_config')}'`;
   const proc = execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
   let exited = false;
   void proc.then(() => (exited = true));
@@ -77,6 +86,7 @@ export async function startRealSshd(address: string, port = 2222): Promise<RealS
   const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ')[1]!;
   return {
     address, port, user: 'root', dir, clientKey, hostKey, stop,
+    log: () => (opts.logLevel ? readFileSync(join(dir, 'sshd.log'), 'utf8') : ''),
     connect: () => connect({ host: address, port, username: 'root', privateKey: clientKey, pins: [hostKey] }),
   };
 }
