@@ -4,16 +4,16 @@ import type { SshConnection } from '../ssh/index.js';
 import { withConnection, type GuestTarget, type SessionOptions } from './command.js';
 import { StepError } from './errors.js';
 import { verifyRemoteFile, writeRemoteFile, type WriteRemoteOptions } from './remote-file.js';
-import { sha256 } from './remote-steps.js';
+import { CLEANUP_BUDGET_MS, sha256 } from './remote-steps.js';
 import type { HostResult } from './result.js';
 
 export type PushOptions = SessionOptions & Omit<WriteRemoteOptions, 'timeoutMs'>;
 
 /**
  * After the deadline closed the connection, how long the transfer may take to wind up (remove its
- * temporary file over a new connection: connect and `rm`, 5 s each at most) before it is abandoned.
+ * temporary file over a new connection) before it is abandoned.
  */
-const WIND_UP_MS = 12_000;
+const WIND_UP_MS = CLEANUP_BUDGET_MS + 12_000;
 
 /**
  * `data` is the local file, read once by the caller and shared by every guest. `timeoutMs` bounds the

@@ -109,9 +109,18 @@ export async function cleanup(conn: SshConnection, paths: string[], sudo: boolea
     if (r && r.exitCode !== null) return false;
     conn.destroy();
   }
-  const r = await overFreshConnection(conn, attempt).catch(() => undefined);
-  return r?.exitCode === 0;
+  // A link that just failed may fail again (a flaky network, an overloaded guest): a few tries, 15 s at most.
+  const until = Date.now() + CLEANUP_BUDGET_MS;
+  for (let tries = 0; tries < 3 && Date.now() < until; tries++) {
+    const r = await overFreshConnection(conn, attempt).catch(() => undefined);
+    if (r?.exitCode === 0) return true;
+    if (r && r.exitCode !== null) return false;
+  }
+  return false;
 }
+
+/** How long cleanup() keeps trying over new connections (each: connect and `rm`, 5 s each at most). */
+export const CLEANUP_BUDGET_MS = 15_000;
 
 /** Runs `work` over a new connection to the same guest (connect bounded to 5 s), then closes it. */
 export async function overFreshConnection<T>(conn: SshConnection, work: (c: SshConnection) => Promise<T>): Promise<T> {
