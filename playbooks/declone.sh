@@ -11,7 +11,7 @@
 # channel (console, hypervisor), run with $FLEET_HOST, $FLEET_ADDRESS, $FLEET_PORT, $FLEET_USER,
 # $FLEET_STAGING and $FLEET_VAR_<inventory var> set; it is tried on one guest before any guest is
 # touched, and new keys are kept only if it shows them. On the emulator:
-#   CONFIRM_WITH='fleet emulator console --state DIR "$FLEET_HOST" -- cat /etc/ssh/ssh_host_*_key.pub'
+#   CONFIRM_WITH='fleet emulator console --state DIR "$FLEET_HOST" -- "cat /etc/ssh/ssh_host_*_key.pub"'
 # FLEET: the fleet command (default: `fleet` on PATH, else this checkout's bin/fleet).
 # Asks before rotating on a terminal; YES=1 answers yes. Stops at the first failing step.
 set -euo pipefail

@@ -3,7 +3,8 @@
 // read over SSH are kept only if that channel shows every one of them; otherwise someone may have
 // sat in the middle of the session that was authenticated by the old, cloned key.
 import { execa } from 'execa';
-import { fingerprintSha256, keyTypeOfBlob } from '../ssh/index.js';
+import { EXIT, FleetError } from '../core/index.js';
+import { fingerprintSha256, keyTypeOfBlob, probeTypeOf, type ProbeType } from '../ssh/index.js';
 import type { KeyRef } from './pins.js';
 
 export interface ConfirmTarget {
@@ -34,22 +35,65 @@ export function parsePublicKeys(text: string): KeyRef[] {
 
 export type Confirmation = { ok: true } | { ok: false; message: string };
 
-/** Runs the command for one guest and checks that it shows every new key. */
-export async function confirmKeys(command: string, t: ConfirmTarget, newKeys: KeyRef[], o: { timeoutMs: number; staging?: string }): Promise<Confirmation> {
+/** A confirmation command that cannot confirm anything: the run stops before it touches a guest. */
+export class ConfirmationError extends FleetError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+  }
+}
+
+type Ran = { ok: true; seen: KeyRef[] } | { ok: false; why: string };
+
+async function runConfirm(command: string, t: ConfirmTarget, o: { timeoutMs: number; staging?: string }): Promise<Ran> {
   const r = await execa('/bin/sh', ['-c', command], {
     env: confirmEnv(t, o.staging), extendEnv: true, reject: false, timeout: o.timeoutMs, stdin: 'ignore', maxBuffer: 1 << 20,
   });
   if (r.exitCode !== 0 || r.timedOut) {
     const why = r.timedOut ? `timed out after ${o.timeoutMs} ms` : `exit status ${r.exitCode ?? r.signal}`;
-    return { ok: false, message: `${t.name}: the confirmation command failed (${why})${r.stderr ? `: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}` : ''}; the new keys are not confirmed` };
+    return { ok: false, why: `${why}${r.stderr ? `: ${String(r.stderr).trim().split('\n').slice(-2).join(' | ')}` : ''}` };
   }
-  const seen = parsePublicKeys(String(r.stdout));
+  return { ok: true, seen: parsePublicKeys(String(r.stdout)) };
+}
+
+const show = (ks: KeyRef[]) => ks.map((k) => `${k.keyType} ${fingerprintSha256(k.key)}`).join(', ') || 'no key';
+
+/** Runs the command for one guest and checks that it shows every new key. */
+export async function confirmKeys(command: string, t: ConfirmTarget, newKeys: KeyRef[], o: { timeoutMs: number; staging?: string }): Promise<Confirmation> {
+  const r = await runConfirm(command, t, o);
+  if (!r.ok) return { ok: false, message: `${t.name}: the confirmation command failed (${r.why}); the new keys are not confirmed` };
+  const seen = r.seen;
   const missing = newKeys.filter((n) => !seen.some((s) => s.key.equals(n.key)));
   if (missing.length === 0) return { ok: true };
-  const show = (ks: KeyRef[]) => ks.map((k) => `${k.keyType} ${fingerprintSha256(k.key)}`).join(', ') || 'no key';
   return {
     ok: false,
     message: `${t.name}: POSSIBLE MAN IN THE MIDDLE: over SSH the guest's new keys are ${show(newKeys)}, ` +
       `but the other channel shows ${show(seen)}${seen.length > 0 && missing.length < newKeys.length ? ` (not ${show(missing)})` : ''}`,
   };
+}
+
+/**
+ * Tries the command once, on one guest, before anything changes: it must print that guest's current
+ * keys (pinned, presented) of every type the rotation will produce. A quoting slip, a wrong path or a
+ * type left out would otherwise roll back every guest at step 6, each reported as a possible man in
+ * the middle. A type the guest does not have yet cannot be checked here.
+ */
+export async function precheckConfirm(command: string, t: ConfirmTarget, current: KeyRef[], types: readonly ProbeType[], o: { timeoutMs: number }): Promise<Confirmation> {
+  const expected = current.filter((k) => types.includes(probeTypeOf(k.keyType)!));
+  const what = `--confirm-with, tried on ${t.name} (${t.address}) before touching any guest`;
+  const cmd = `command: ${command}`;
+  const r = await runConfirm(command, t, o);
+  if (!r.ok) return { ok: false, message: `${what}, failed (${r.why}); nothing was changed. ${cmd}` };
+  if (r.seen.length === 0) {
+    return { ok: false, message: `${what}, printed no public key (it must print the guest's .pub or known_hosts lines: ${show(expected)}); nothing was changed. ${cmd}` };
+  }
+  const missing = expected.filter((e) => !r.seen.some((s) => s.key.equals(e.key)));
+  if (missing.length > 0) {
+    const gone = [...new Set(missing.map((m) => probeTypeOf(m.keyType)))].join(', ');
+    return {
+      ok: false,
+      message: `${what}, did not print the guest's current ${show(missing)} (it printed ${show(r.seen)}); every type the rotation ` +
+        `produces must be shown (${gone} missing: add its .pub file, or leave the type out with --types); nothing was changed. ${cmd}`,
+    };
+  }
+  return { ok: true };
 }

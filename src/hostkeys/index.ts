@@ -10,5 +10,5 @@ export { classify, type GuestRotation, type Presentation, type RotateTarget, typ
 export { countOutcomes, newRunId, rotateFleet, type RotateFleetOptions, type RotatePlan, type RotateReport } from './rotate-fleet.js';
 export { rotationStatus, type GuestRotationState, type GuestStatusRow, type RotationStatus } from './status.js';
 export { STAGING_ROOT } from './guest-scripts.js';
-export { confirmKeys, confirmEnv, parsePublicKeys, type Confirmation } from './confirm.js';
+export { confirmKeys, confirmEnv, ConfirmationError, parsePublicKeys, precheckConfirm, type Confirmation } from './confirm.js';
 export { isRevoked, pinsOfKey, retireSharedKeys, type RetireResult } from './revoke.js';

@@ -12,7 +12,8 @@ import { retireSharedKeys } from './revoke.js';
 import { KnownHostsWriter } from './kh-writer.js';
 import { reconcileGuest } from './rollback.js';
 import { lockRotation } from './rotation-lock.js';
-import { rotateGuest } from './rotate-guest.js';
+import { rotateGuest, typePlan } from './rotate-guest.js';
+import { ConfirmationError, precheckConfirm } from './confirm.js';
 import { scanFleet, type CloneGroup, type GuestScan } from './scan.js';
 
 export interface RotatePlan {
@@ -123,6 +124,7 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       scans = all.scans;
       targets = o.clonedOnly ? o.targets.filter((t) => all.scans.find((s) => s.host === t.name)?.cloneGroup != null) : o.targets;
       if (targets.length === 0) return { ...report, nothingToDo: 'no guest shares a host key with another: nothing to rotate', durationMs: Date.now() - t0 };
+      if (confirmWith) await tryConfirmation(confirmWith, targets, all.scans, types, o);
       if (o.confirm && !(await o.confirm({ targets, scans: all.scans, groups: all.groups, types }))) {
         return { ...report, cancelled: true, durationMs: Date.now() - t0 };
       }
@@ -162,6 +164,16 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
   } finally {
     await journal.close().finally(() => rotation.release());
   }
+}
+
+/** --confirm-with on the first guest that will rotate, before the run exists: a command that cannot confirm stops it here. */
+async function tryConfirmation(command: string, targets: RotateTarget[], scans: GuestScan[], types: ProbeType[] | null, o: RotateFleetOptions): Promise<void> {
+  const byName = new Map(scans.map((s) => [s.host, s]));
+  const first = targets.find((t) => byName.get(t.name)?.status === 'pinned');
+  if (!first) return; // no guest will rotate: nothing to confirm
+  const scan = byName.get(first.name)!;
+  const c = await precheckConfirm(command, first, scan.keys, typePlan(scan, types).keep, { timeoutMs: o.commandTimeoutMs });
+  if (!c.ok) throw new ConfirmationError(c.message);
 }
 
 /** Every target's latest attempt ended (done, rolled back or skipped). */

@@ -51,7 +51,7 @@ Without a terminal, trust needs --yes; it never asks where nobody can answer.`)
     .option('--types <list>', 'key types each guest has afterwards (default: the types it has now)', typeList)
     .option('--resume', 'finish an interrupted rotation: reconcile each guest by what it presents, then carry on')
     .option('--restart-command <cmd>', 'how to restart sshd on a guest (default: systemctl, service, then /etc/init.d)')
-    .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys through another channel; new keys are kept only if it shows them')
+    .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys (every type) through another channel; tried on one guest first, and new keys are kept only if it shows them')
     .option('--no-revoke', 'do not mark the cloned keys @revoked once no guest is pinned to them any more')
     .option('--journal <file>', 'rotation journal (default: <known_hosts>.rotate.jsonl)')
     .option('--yes', 'do not ask for confirmation')
@@ -61,11 +61,13 @@ Per guest: (1) connect pinned to its current key, (2) generate new keys in a sta
 (sudo -n), (3) read them back over that session, (4) pin old and new, (5) swap and restart sshd,
 (6) reconnect pinned to the new keys only, (7) unpin the old keys, remove the backup. A failure at
 5 or 6 puts the old keys back. Each step is journaled (fsync) before it happens.
---confirm-with runs CMD per guest (sh -c) with FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER,
-FLEET_STAGING and FLEET_VAR_<inventory var> set; it must print the guest's public keys (.pub or
-known_hosts lines) as seen through another channel, e.g. a hypervisor console:
-  --confirm-with 'fleet emulator console --state DIR "$FLEET_HOST" -- cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub'
-A guest whose keys the other channel does not show is rolled back: possible man in the middle.`)
+--confirm-with runs CMD (sh -c) with FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER,
+FLEET_STAGING and FLEET_VAR_<inventory var> set; it must print the guest's public keys, every type
+(.pub or known_hosts lines), as seen through another channel, e.g. a hypervisor console:
+  --confirm-with 'fleet emulator console --state DIR "$FLEET_HOST" -- "cat /etc/ssh/ssh_host_*_key.pub"'
+It is tried first on one guest, before any guest is touched: unless it prints that guest's current
+keys of every type the rotation produces, the run stops there (exit 2). Then, per guest, a guest
+whose new keys the other channel does not show is rolled back: possible man in the middle.`)
     .action(async (selection, flags) => (await import('./keys-rotate.js')).rotate(selection, flags));
 
   addSelectionOptions(
