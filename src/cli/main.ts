@@ -84,7 +84,7 @@ async function reportLost(program: Command, argv: string[]): Promise<number> {
   const { results, selected, durationMs, lost, json } = known;
   const summary = summarize(results, selected, durationMs);
   if (json) printJsonLines(results, summary);
-  else printGathered(results, summary, verb);
+  else printGathered(results, summary, verb, verb === 'push' ? { describeOk: (g) => (g.changed ? 'changed' : 'unchanged') } : {});
   process.stderr.write(lost.length === 0
     ? 'fleet: internal error: the command stopped after every guest finished, before it completed\n'
     : `fleet: lost track of ${lost.length} guest${lost.length === 1 ? '' : 's'} (${foldHosts(lost)}): ` +
