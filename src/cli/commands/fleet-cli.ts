@@ -77,6 +77,7 @@ Examples:
     .option('-e, --extra-var <name=value>', 'a variable for {{ name }}, over the playbook\'s and the inventory\'s (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--check', 'change nothing: show what each step would do (file diffs, "would run")')
     .option('--sudo', 'run every step under `sudo -n`')
+    .option('--canary <n>', 'run the whole playbook on the first N selected guests first; if one fails, start no other', positive('--canary'))
     .option('--batch <n|%>', 'roll out in batches of this size, in order')
     .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
     .option('--json', 'JSON Lines: one object per guest with its "steps", then a summary')
@@ -85,7 +86,8 @@ The whole playbook is checked first (keys, types, one action per step, every {{ 
 selected guest): any problem is reported as file:line:column and nothing connects (exit 2).
 Examples:
   fleet play -i inventory web playbooks/update-config.yaml --check
-  fleet play -l 'all:!db' --batch 10% --max-fail 2 -e version=1.4 site.yaml`)
+  fleet play -l 'all:!db' --batch 10% --max-fail 2 -e version=1.4 site.yaml
+  fleet play --canary 2 --batch 25% site.yaml    # two guests to the end first, then the rest`)
     .action(async (a, b, flags) => (await import('./play.js')).play([a, b], flags));
 
   addSelectionOptions(
