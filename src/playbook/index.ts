@@ -5,3 +5,5 @@ export { render, references, RenderError, type Registered, type Scope } from './
 export { BUILTIN_VARS, checkVariables, guestScope, type GuestVars } from './vars.js';
 export { playOn, type PlayOptions } from './runner.js';
 export { stepWords, type PlayResult, type StepResult, type StepStatus } from './result.js';
+export { planCronSteps, plannedNames, type CronPlans } from './actions-cron.js';
+export { playPhases, type PhaseOptions, type PlayFanOut } from './phases.js';

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { CRON_KEYS, cronStep } from './actions-cron.js';
+import { KEYS_KEYS, keysStep } from './actions-keys.js';
 import { hint } from './hint.js';
 import type { Action, FileStep, Playbook, PlaybookIssue, Position, Step, Text } from './model.js';
 import { ACTIONS, FILE_KEYS, PLAYBOOK_KEYS, PlaybookSchema, STEP_KEYS, StepSchema, type FileAction, type RawStep } from './schema.js';
@@ -122,6 +124,8 @@ function zodIssues(src: Source, issues: z.core.$ZodIssue[], base: Path, keysAt: 
 function keysFor(path: Path): readonly string[] {
   if (path.length === 0) return PLAYBOOK_KEYS;
   if (path.length === 2) return STEP_KEYS;
+  if (path[2] === 'cron') return CRON_KEYS;
+  if (path[2] === 'keys') return KEYS_KEYS;
   return FILE_KEYS;
 }
 
@@ -178,7 +182,7 @@ function build(src: Source, rawSteps: (RawStep | undefined)[], head: { name?: st
     const err = (at: Position, message: string) => issues.push({ ...at, message });
     const present = ACTIONS.filter((a) => s[a] !== undefined);
     if (present.length === 0) {
-      err(src.position(path), `a step needs one action: ${ACTIONS.slice(0, 4).join(', ')}`);
+      err(src.position(path), `a step needs one action: ${ACTIONS.join(', ')}`);
       return;
     }
     if (present.length > 1) {
@@ -186,9 +190,11 @@ function build(src: Source, rawSteps: (RawStep | undefined)[], head: { name?: st
       return;
     }
     const kind = present[0]!;
-    if (kind === 'cron' || kind === 'keys') {
-      err(src.keyPosition(path, kind), `the ${kind} step is not supported yet by fleet play (use \`fleet ${kind === 'cron' ? 'cron apply' : 'keys rotate'}\`)`);
-      return;
+    if (kind === 'keys') {
+      // The rotation runs once for every guest that got there, between two phases of the play.
+      for (const k of ['when', 'if-changed', 'retries', 'delay'] as const) {
+        if (s[k] !== undefined) err(src.keyPosition(path, k), `${k} does not apply to a keys step: the rotation runs once for every guest that reaches it`);
+      }
     }
     const commandLike = kind === 'run' || kind === 'script';
     for (const k of ['creates', 'unless', 'register', 'check'] as const) {
@@ -206,6 +212,11 @@ function build(src: Source, rawSteps: (RawStep | undefined)[], head: { name?: st
       if (data instanceof Error) err(src.position([...path, 'script']), data.message);
       else action = { kind, path: file, data };
       detail = s.script!;
+    } else if (kind === 'cron' || kind === 'keys') {
+      const made = kind === 'cron' ? cronStep(s.cron!) : keysStep(s.keys!, dir);
+      if (typeof made === 'string') err(src.keyPosition(path, kind), made);
+      else action = made;
+      detail = typeof made === 'string' ? '' : made.kind === 'cron' ? `fleet:${made.job.job}` : 'rotate host keys';
     } else {
       action = fileStep(src, [...path, kind], kind, s[kind]!, dir, issues);
       detail = s[kind]!.dest;
@@ -228,7 +239,8 @@ function build(src: Source, rawSteps: (RawStep | undefined)[], head: { name?: st
     if (!action) return;
     steps.push({
       index: n, name, action,
-      sudo: s.sudo ?? head.sudo ?? false,
+      // Cron files are root's: the cron step uses sudo -n unless told not to, as `fleet cron apply`.
+      sudo: s.sudo ?? head.sudo ?? kind === 'cron',
       when: text('when', s.when), unless: text('unless', s.unless), creates: text('creates', s.creates),
       ...(ifChanged !== undefined ? { ifChanged } : {}),
       ...(s.register ? { register: s.register } : {}),

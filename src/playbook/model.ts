@@ -1,5 +1,7 @@
 // The validated playbook the runner executes: steps normalised once (defaults filled, local files
 // read, names resolved), every templated text carrying where it was written for error messages.
+import type { CronJob } from '../schedule/index.js';
+import type { ProbeType } from '../ssh/index.js';
 
 /** A position in a playbook or template file, 1-based as editors show it. */
 export interface Position {
@@ -30,10 +32,33 @@ export interface FileStep {
   validate?: Text;
 }
 
+/** The scheduler's apply for the selected guests (`fleet cron apply`). */
+export interface CronStep {
+  kind: 'cron';
+  job: CronJob;
+  /** Plan from scratch instead of keeping guests in the slots they carry. */
+  fresh: boolean;
+  backup: boolean;
+}
+
+/** The journaled host key rotation over the guests that reach the step (`fleet keys rotate`). */
+export interface KeysStep {
+  kind: 'keys';
+  clonedOnly: boolean;
+  types: ProbeType[] | null;
+  restartCommand: string | null;
+  confirmWith: string | null;
+  /** Absolute path; undefined: next to the known_hosts file. */
+  journal?: string;
+  revoke: boolean;
+}
+
 export type Action =
   | { kind: 'run'; command: Text }
   | { kind: 'script'; path: string; data: Buffer }
-  | FileStep;
+  | FileStep
+  | CronStep
+  | KeysStep;
 
 export interface Step {
   /** 0-based position in the playbook. */

@@ -2,8 +2,10 @@
 // conditions skip it (if-changed, when, creates, unless); it is retried when asked; the guest stops
 // at its first failed step. Once the run is interrupted, no new step starts.
 import { withConnection, type GuestTarget, type HostStatus, type SessionOptions } from '../executor/index.js';
+import type { JobPlan } from '../schedule/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import { ActionError, previewFile, runCommand, testConditions, writeFile, type ActionContext, type ActionOutcome } from './actions.js';
+import { runCron } from './actions-cron.js';
 import { guardScript, skipReason } from './guards.js';
 import { GuestShells } from './guest-shell.js';
 import type { Playbook, Step } from './model.js';
@@ -19,6 +21,10 @@ export interface PlayOptions extends SessionOptions {
   backupSuffix: string;
   /** Once aborted, no new step starts on any guest. */
   signal?: AbortSignal;
+  /** The plans of the playbook's cron steps, by step index (planCronSteps). */
+  cronPlans?: ReadonlyMap<number, JobPlan>;
+  /** This guest's registered values and step results from earlier phases (a keys step splits the play). */
+  carry?: { registered: Record<string, Registered>; done: StepResult[] };
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
@@ -37,7 +43,7 @@ const notRun = (s: Step): StepResult => ({ step: s.index + 1, name: s.name, acti
 export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, string>, o: PlayOptions): Promise<PlayResult> {
   const results: StepResult[] = [];
   const r = await withConnection(t, o, async (conn, started) => {
-    const scope: Scope = { vars, registered: {} };
+    const scope: Scope = { vars, registered: o.carry?.registered ?? {} };
     const shells = new GuestShells(conn);
     let failure: { status: Exclude<HostStatus, 'ok'>; error: string; exitCode: number | null } | undefined;
     for (const step of pb.steps) {
@@ -45,7 +51,7 @@ export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, 
         failure = { status: 'failed', exitCode: null, error: `${t.name}: interrupted before step ${step.index + 1} (${step.name})` };
         break;
       }
-      const res = await runStep(conn, shells, step, scope, results, o);
+      const res = await runStep(conn, shells, step, scope, [...(o.carry?.done ?? []), ...results], o);
       results.push(res);
       if (res.status === 'failed') {
         failure = { status: stepStatus(res), exitCode: res.exitCode ?? null, error: `${t.name}: step ${res.step} (${res.name}): ${res.error}` };
@@ -138,6 +144,8 @@ async function act(c: ActionContext, step: Step, scope: Scope, o: PlayOptions): 
     // A step declared read-only changes nothing, however it ends.
     return step.safe ? { ...out, changed: false } : out;
   }
+  if (a.kind === 'cron') return runCron(c, a, o.cronPlans?.get(step.index), o);
+  if (a.kind === 'keys') throw new ActionError('a keys step runs between the phases of a play (playPhases), not on one guest', 'failed');
   const f = {
     dest: render(a.dest.value, scope),
     data: a.content ? Buffer.from(render(a.content.value, scope)) : a.data!,

@@ -1,6 +1,8 @@
 // The playbook format as zod schemas: what a playbook, a step and a file action may hold. Validation
 // errors are turned into `file:line:column` messages by load.ts; these messages say what was expected.
 import { z } from 'zod';
+import { CronStepSchema } from './actions-cron.js';
+import { KeysStepSchema } from './actions-keys.js';
 
 const text = (what: string) => z.string({ error: `${what} must be a string` });
 const flag = (what: string) => z.boolean({ error: `${what} must be true or false` });
@@ -40,8 +42,8 @@ export const StepSchema = z.strictObject({
   script: text('script (a local file)').optional(),
   push: FileActionSchema.optional(),
   template: FileActionSchema.optional(),
-  cron: z.unknown().optional(),
-  keys: z.unknown().optional(),
+  cron: CronStepSchema.optional(),
+  keys: KeysStepSchema.optional(),
   sudo: flag('sudo').optional(),
   when: text('when (a shell test)').optional(),
   'if-changed': text('if-changed (the name of an earlier step)').optional(),

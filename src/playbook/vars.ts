@@ -26,7 +26,7 @@ export function guestScope(g: GuestVars, index: number, pb: Playbook, extra: Rec
 /** The texts of a step that are rendered per guest, in the order the runner uses them. */
 export function stepTexts(s: Step): Text[] {
   const a = s.action;
-  const own = a.kind === 'run' ? [a.command] : a.kind === 'script' ? [] : [a.dest, a.content, a.owner, a.validate];
+  const own = a.kind === 'run' ? [a.command] : a.kind === 'push' || a.kind === 'template' ? [a.dest, a.content, a.owner, a.validate] : [];
   return [s.when, s.unless, s.creates, ...own].filter((t): t is Text => t !== undefined);
 }
 

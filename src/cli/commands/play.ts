@@ -3,7 +3,8 @@
 import { UsageError } from '../../core/index.js';
 import { backupSuffix, exitCodeOf, summarize } from '../../executor/index.js';
 import { foldHosts, loadInventory } from '../../inventory/index.js';
-import { checkVariables, formatIssue, guestScope, loadPlaybook, playOn, type PlaybookIssue, type PlayResult } from '../../playbook/index.js';
+import { checkVariables, formatIssue, guestScope, loadPlaybook, planCronSteps, plannedNames, playPhases, type PlaybookIssue, type PlayResult } from '../../playbook/index.js';
+import { interruptible } from '../interrupt.js';
 import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress, type FanOutFlags } from '../fan-out.js';
 import { printJsonLines } from '../render.js';
@@ -43,28 +44,40 @@ export async function play(args: (string | undefined)[], f: PlayFlags): Promise<
   const loaded = loadPlaybook(file!);
   if (!loaded.playbook) return refuse(loaded.issues);
   const pb = loaded.playbook;
-  const { targets, knownHosts } = await resolveHosts(selection, f);
+  const { targets, knownHosts, knownHostsPath } = await resolveHosts(selection, f);
   const inv = await loadInventory(f.inventory);
   // `index` is the guest's place in the inventory, so it does not change with the selection.
   const place = new Map([...inv.hosts.keys()].map((name, i) => [name, i + 1]));
   const scopes = targets.map((t) => guestScope({ host: t.name, address: t.address, inventory: inv.hosts.get(t.name)?.vars ?? {} }, place.get(t.name) ?? 0, pb, extra));
-  const undefinedVars = checkVariables(pb, targets.map((t) => t.name), scopes);
+  // {{ slot }} and {{ start }} come from the cron step's plan, made once connected: defined for all.
+  const planned = Object.fromEntries(plannedNames(pb).map((n) => [n, '']));
+  const undefinedVars = checkVariables(pb, targets.map((t) => t.name), scopes.map((s) => ({ ...s, ...planned })));
   if (undefinedVars.length > 0) return refuse(undefinedVars);
   const credentials = await resolveCredentials(f);
   const session = { knownHosts, credentials, connectTimeoutMs: f.connectTimeout * 1000, timeoutMs: f.timeout ? f.timeout * 1000 : undefined };
   const scopeOf = new Map(targets.map((t, i) => [t.name, scopes[i]!]));
   const suffix = backupSuffix();
   const t0 = Date.now();
-  const task = (t: (typeof targets)[number], signal: AbortSignal) =>
-    playOn(t, pb, scopeOf.get(t.name)!, { ...session, check: f.check, sudo: f.sudo, backupSuffix: suffix, signal });
+  const cron = await interruptible((signal) => planCronSteps(pb, targets, session, { sudo: f.sudo, fanout: f.fanout, signal }));
+  if (cron.interrupted) {
+    process.stderr.write('fleet: interrupted while reading the guests\' cron files for the plan; nothing changed\n');
+    return setExitStatus(1);
+  }
+  for (const [host, v] of cron.vars) Object.assign(scopeOf.get(host)!, v);
+  const runGroup = async (group: typeof targets, flags: FanOutFlags) => ({
+    results: await playPhases(group, pb, scopeOf, {
+      ...session, check: f.check, sudo: f.sudo, backupSuffix: suffix, cronPlans: cron.plans, knownHostsPath, fanout: f.fanout, interruptible,
+      fanOut: async (ts, task) => (await fanOutWithProgress(ts, task, flags)).results,
+    }),
+  });
   // --canary: the first N guests run to the end, alone (no batches: they are the first batch); the
   // rest start only if every one of them succeeded.
   const canaries = f.canary ? targets.slice(0, f.canary) : [];
-  const first = canaries.length ? await fanOutWithProgress(canaries, task, { ...f, batch: undefined, maxFail: undefined }) : undefined;
+  const first = canaries.length ? await runGroup(canaries, { ...f, batch: undefined, maxFail: undefined }) : undefined;
   const canaryFailed = first ? (first.results as PlayResult[]).filter((r) => r.status !== 'ok').map((r) => r.host) : [];
   const unstarted = first ? canaries.filter((t) => !first.results.some((r) => r.host === t.name)).map((t) => t.name) : [];
   const stopped = canaryFailed.length > 0 || unstarted.length > 0;
-  const rest = stopped || canaries.length === targets.length ? undefined : await fanOutWithProgress(targets.slice(canaries.length), task, f);
+  const rest = stopped || canaries.length === targets.length ? undefined : await runGroup(targets.slice(canaries.length), f);
   const played = [...(first?.results ?? []), ...(rest?.results ?? [])] as PlayResult[];
   const summary = summarize(played, targets.length, Date.now() - t0);
   // JSON: the canaries' own rows name them (the first canaryGuests rows); the summary counts.
