@@ -346,7 +346,8 @@ export class Guest {
     const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: net.Socket })._sock?.destroy(), drop.ms) : undefined;
     proc.stdin.on('error', () => {});
     channel.pipe(proc.stdin);
-    const stdout = this.faults.has('mitm') ? proc.stdout.pipe(swapPublicKeys(this.attackerPublicKeys())) : proc.stdout;
+    // Keys are swapped in what commands print; an SFTP stream is binary (the line-wise swap would hold its replies).
+    const stdout = this.faults.has('mitm') && counted ? proc.stdout.pipe(swapPublicKeys(this.attackerPublicKeys())) : proc.stdout;
     stdout.pipe(channel, { end: false });
     proc.stderr.pipe(channel.stderr, { end: false });
     const outputDone = once(stdout);

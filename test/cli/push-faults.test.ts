@@ -193,6 +193,21 @@ describe('fleet push when the link drops', () => {
   });
 });
 
+describe('fleet push through a man in the middle holding the cloned key', () => {
+  it('completes over SFTP: the relay is invisible, as it is to ssh', async () => {
+    const big = join(tf.state, 'big-mitm.bin');
+    writeFileSync(big, randomBytes(20 << 20));
+    await tf.emu.setFault('mitm@1');
+    try {
+      const r = await fleet('push', ...sel(), 'guest001', '--json', '--timeout', '20', big, '/home/fleetadm/big-mitm.bin');
+      expect(jsonLines(r.out)[0]).toMatchObject({ host: 'guest001', status: 'ok', changed: true });
+    } finally {
+      await tf.emu.clearFaults();
+    }
+    expect(sameFile(guestFile(1, 'home/fleetadm/big-mitm.bin'), big)).toBe(true);
+  });
+});
+
 describe('fleet push after an earlier push was cut off', () => {
   it('removes the temporary files nobody has written to for a while, and only those', async () => {
     const dir = guestFile(2, 'home/fleetadm');
