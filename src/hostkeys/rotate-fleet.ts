@@ -14,6 +14,7 @@ import { reconcileGuest } from './rollback.js';
 import { lockRotation } from './rotation-lock.js';
 import { rotateGuest, typePlan } from './rotate-guest.js';
 import { ConfirmationError, precheckConfirm } from './confirm.js';
+import { SameFailureStop } from './early-stop.js';
 import { scanFleet, type CloneGroup, type GuestScan } from './scan.js';
 
 export interface RotatePlan {
@@ -22,6 +23,8 @@ export interface RotatePlan {
   scans: GuestScan[];
   groups: CloneGroup[];
   types: ProbeType[] | null;
+  /** Selected guests the scan could not reach that are not among the targets (--cloned-only). */
+  unreachable?: string[];
 }
 
 export interface RotateFleetOptions {
@@ -40,6 +43,13 @@ export interface RotateFleetOptions {
   /** Mark the clone groups' shared keys @revoked once nothing pins them (default true). */
   revoke?: boolean;
   resume: boolean;
+  /** Rotate in rolling batches (`10`, `25%`); default one batch. */
+  batch?: string;
+  /**
+   * Start no further batch once more than this many guests (`5`, `10%`) failed. Without it, the run
+   * stops as soon as the first guests to finish all failed the same way (see SameFailureStop).
+   */
+  maxFail?: string;
   signal?: AbortSignal;
   onEvent?: (e: FleetEvent) => void;
   onStep?: (host: string, step: StepName) => void | Promise<void>;
@@ -63,6 +73,11 @@ export interface RotateReport {
   keptShared: { key: KeyRef; pins: number }[];
   /** New keys were learned over SSH only (no --confirm-with). */
   unconfirmed: boolean;
+  /** Selected guests the scan could not reach and that were not rotated (with --cloned-only: not judged either). */
+  unreachable: { host: string; address: string; error: string }[];
+  /** Why the run stopped before starting every guest (the failure budget, the same failure), and who was not started. */
+  stopped?: string;
+  notStarted: string[];
   durationMs: number;
 }
 
@@ -85,7 +100,7 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
   try {
     const previous = replay(await readJournal(o.journalPath));
     const open = previous && !previous.ended ? previous : undefined;
-    const report: RotateReport = { cancelled: false, resumed: !!open, reconciled: [], results: [], ended: false, revoked: [], keptShared: [], unconfirmed: false, durationMs: 0 };
+    const report: RotateReport = { cancelled: false, resumed: !!open, reconciled: [], results: [], ended: false, revoked: [], keptShared: [], unconfirmed: false, unreachable: [], notStarted: [], durationMs: 0 };
     if (open && !o.resume) {
       throw new FleetError(
         `the rotation started ${open.run.at} (run ${open.run.run}, ${open.run.targets.length} guests) was interrupted: ` +
@@ -112,7 +127,7 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       report.reconciled = await fanoutRotations(
         unsettled(open).map((h) => ({ ...byName.get(h.host)!, h })),
         (t) => reconcileGuest(t, ctx, t.h),
-        o,
+        { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal }, // every guest left mid-way, never batched
       );
       const settledNow = new Map(report.reconciled.map((g) => [g.host, g.outcome]));
       targets = open.run.targets.filter((t) => {
@@ -123,9 +138,14 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       const all = await scanFleet(o.targets, await loadKnownHosts(o.knownHostsPath), scanOpts);
       scans = all.scans;
       targets = o.clonedOnly ? o.targets.filter((t) => all.scans.find((s) => s.host === t.name)?.cloneGroup != null) : o.targets;
+      // With --cloned-only an unreachable guest is no target (nobody knows if it is a clone): say so.
+      const chosenNow = new Set(targets.map((t) => t.name));
+      report.unreachable = all.scans
+        .filter((s) => s.status === 'unreachable' && !chosenNow.has(s.host))
+        .map((s) => ({ host: s.host, address: s.address, error: s.error ?? 'unreachable' }));
       if (targets.length === 0) return { ...report, nothingToDo: 'no guest shares a host key with another: nothing to rotate', durationMs: Date.now() - t0 };
       if (confirmWith) await tryConfirmation(confirmWith, targets, all.scans, types, o);
-      if (o.confirm && !(await o.confirm({ targets, scans: all.scans, groups: all.groups, types }))) {
+      if (o.confirm && !(await o.confirm({ targets, scans: all.scans, groups: all.groups, types, unreachable: report.unreachable.map((u) => u.host) }))) {
         return { ...report, cancelled: true, durationMs: Date.now() - t0 };
       }
       run = newRunId();
@@ -139,11 +159,25 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       if (!scans || open) scans = (await scanFleet(targets, known, scanOpts)).scans;
       const scanOf = new Map(scans.map((s) => [s.host, s]));
       const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith);
+      const rotating = targets.filter((t) => scanOf.has(t.name));
+      const same = o.maxFail === undefined ? new SameFailureStop() : undefined;
+      const stop = new AbortController();
+      const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
       report.results = await fanoutRotations(
-        targets.filter((t) => scanOf.has(t.name)),
-        (t) => rotateGuest(t, ctx, scanOf.get(t.name)!, known, (open?.hosts.get(t.name)?.attempts ?? 0) + 1),
-        o,
+        rotating,
+        async (t) => {
+          const r = await rotateGuest(t, ctx, scanOf.get(t.name)!, known, (open?.hosts.get(t.name)?.attempts ?? 0) + 1);
+          if (same?.saw(r)) stop.abort();
+          return r;
+        },
+        { ...o, signal, batch: o.batch, maxFail: o.maxFail },
       );
+      const started = new Set(report.results.map((r) => r.host));
+      report.notStarted = rotating.filter((t) => !started.has(t.name)).map((t) => t.name);
+      if (report.notStarted.length > 0 && !o.signal?.aborted) {
+        const failed = report.results.filter((r) => r.outcome !== 'done').length;
+        report.stopped = same?.reason ?? `${failed} guests failed, more than --max-fail ${o.maxFail} allows; no further batch was started`;
+      }
     }
     const records = await readJournal(o.journalPath);
     const state = replay(records)!;
@@ -191,7 +225,11 @@ function context(o: RotateFleetOptions, journal: Journal, writer: KnownHostsWrit
   };
 }
 
-async function fanoutRotations<T extends RotateTarget>(targets: T[], task: (t: T) => Promise<GuestRotation>, o: RotateFleetOptions): Promise<GuestRotation[]> {
+async function fanoutRotations<T extends RotateTarget>(
+  targets: T[],
+  task: (t: T) => Promise<GuestRotation>,
+  o: Pick<RotateFleetOptions, 'fanout' | 'onEvent' | 'signal' | 'batch' | 'maxFail'>,
+): Promise<GuestRotation[]> {
   const out = new Map<string, GuestRotation>();
   await fanout(
     targets,
@@ -200,7 +238,7 @@ async function fanoutRotations<T extends RotateTarget>(targets: T[], task: (t: T
       out.set(t.name, r);
       return asHostResult(r);
     },
-    { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal },
+    { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal, batch: o.batch, maxFail: o.maxFail },
   );
   return targets.map((t) => out.get(t.name)).filter((r): r is GuestRotation => r !== undefined);
 }

@@ -66,7 +66,7 @@ export function registerEmulator(program: Command): void {
     .option('--stdin', 'pass this command\'s standard input to the guest command')
     .addHelpText('after', `
 Example (an out-of-band channel for \`fleet keys rotate --confirm-with\`):
-  fleet emulator console --state DIR guest007 -- cat /etc/ssh/ssh_host_ed25519_key.pub`)
+  fleet emulator console --state DIR guest007 -- "cat /etc/ssh/ssh_host_*_key.pub"      (every key type)`)
     .action(async (guest, opts) => (await import('./emulator.js')).console(guest, commandWords(), opts));
 
   emu

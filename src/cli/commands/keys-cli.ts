@@ -1,11 +1,21 @@
 // `fleet keys scan|trust|rotate|status`: option parsing only; the work is in ./keys-*.js (lazy).
 import { Command, Option } from 'commander';
+import { UsageError } from '../../core/index.js';
 import { addSelectionOptions } from '../selection.js';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
   return n;
+};
+
+/** `N` or `P%`: a batch is at least 1 guest and at most 100%; a failure budget may be 0. */
+const amount = (name: string, min: number) => (v: string) => {
+  const m = /^(\d+)(%?)$/.exec(v.trim());
+  if (!m || Number(m[1]) < min || (m[2] && Number(m[1]) > 100)) {
+    throw new UsageError(`${name} takes a whole number${min ? ' of at least 1' : ''} or a percentage up to 100%, got '${v}'`);
+  }
+  return v.trim();
 };
 
 const TYPES = ['ed25519', 'ecdsa', 'rsa'];
@@ -52,6 +62,8 @@ Without a terminal, trust needs --yes; it never asks where nobody can answer.`)
     .option('--resume', 'finish an interrupted rotation: reconcile each guest by what it presents, then carry on')
     .option('--restart-command <cmd>', 'how to restart sshd on a guest (default: systemctl, service, then /etc/init.d)')
     .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys (every type) through another channel; tried on one guest first, and new keys are kept only if it shows them')
+    .option('--batch <n|%>', 'rotate in rolling batches of this size, in order', amount('--batch', 1))
+    .option('--max-fail <n|%>', 'start no further batch once more guests than this failed (default: stop when the first 5 to finish all failed the same way)', amount('--max-fail', 0))
     .option('--no-revoke', 'do not mark the cloned keys @revoked once no guest is pinned to them any more')
     .option('--journal <file>', 'rotation journal (default: <known_hosts>.rotate.jsonl)')
     .option('--yes', 'do not ask for confirmation')

@@ -19,6 +19,8 @@ export interface RotateFlags extends SelectionFlags {
   confirmWith?: string;
   revoke: boolean;
   journal?: string;
+  batch?: string;
+  maxFail?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -35,8 +37,11 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
     const cloned = plan.scans.filter((s) => s.cloneGroup !== null).length;
     if (!f.json) {
       if (plan.groups.length > 0) out(`Clone groups:\n${describeGroups(plan.groups)}`);
-      out(`Rotating the host keys of ${plan.targets.length} guests (${cloned} of the ${plan.scans.length} scanned share keys); ` +
+      const down = plan.unreachable ?? [];
+      const reached = plan.scans.length - plan.scans.filter((s) => s.status === 'unreachable').length;
+      out(`Rotating the host keys of ${plan.targets.length} guests (${cloned} of the ${reached} reached share keys); ` +
         `key types afterwards: ${plan.types?.join(', ') ?? 'the ones each has now'}.\n`);
+      if (down.length > 0) out(`Unreachable, not rotated (${down.length}): ${foldHosts(down)}\n`);
     }
     return confirm(`Rotate the host keys of ${plan.targets.length} guests?`, f.yes);
   };
@@ -55,6 +60,8 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
       confirmWith: f.confirmWith ?? null,
       revoke: f.revoke,
       resume: !!f.resume,
+      ...(f.batch !== undefined ? { batch: f.batch } : {}),
+      ...(f.maxFail !== undefined ? { maxFail: f.maxFail } : {}),
       signal,
       onEvent: progress.onEvent,
       confirm: askFirst,
@@ -72,13 +79,19 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
   const revoked = report.revoked.map((k) => `${k.keyType} ${fingerprintSha256(k.key)}`);
   const summary = {
     run: report.run, resumed: report.resumed, ...counts, total: latest.size, ended: report.ended, confirmed: !report.unconfirmed,
-    revoked, durationMs: report.durationMs,
+    revoked, unreachable: report.unreachable.map((u) => u.host), notStarted: report.notStarted,
+    ...(report.stopped ? { stopped: report.stopped } : {}), durationMs: report.durationMs,
   };
   if (f.json) {
     for (const r of all) out(`${JSON.stringify(jsonOf(r))}\n`);
     out(`${JSON.stringify({ summary })}\n`);
   } else {
     printRotation(report.reconciled, report.results);
+    if (report.unreachable.length > 0) {
+      out(`\nunreachable, not rotated (${report.unreachable.length}):\n${foldErrors(report.unreachable)}`);
+    }
+    if (report.stopped) out(`\nstopped: ${report.stopped}\n`);
+    if (report.notStarted.length > 0) out(`not started (${report.notStarted.length}): ${foldHosts(report.notStarted)}\n`);
     const parts = (Object.keys(counts) as (keyof typeof counts)[]).filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k}`);
     out(`\nrotate: ${parts.join(', ') || 'nothing'} of ${summary.total} in ${(report.durationMs / 1000).toFixed(1)} s (run ${report.run})\n`);
     if (!report.ended) out('The run is not finished: `fleet keys rotate --resume` carries it on (`fleet keys status` shows each guest).\n');
@@ -92,7 +105,8 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
         'Confirm new keys through another channel with --confirm-with CMD (a hypervisor console, a guest agent).\n');
     }
   }
-  setExitStatus(report.ended && counts.done === summary.total ? EXIT.ok : EXIT.someFailed);
+  const allDone = report.ended && counts.done === summary.total && report.unreachable.length === 0;
+  setExitStatus(allDone ? EXIT.ok : EXIT.someFailed);
 }
 
 function jsonOf(r: GuestRotation) {
@@ -116,11 +130,28 @@ function printRotation(reconciled: GuestRotation[], results: GuestRotation[]): v
   for (const kind of ['rolled-back', 'skipped', 'pending'] as const) {
     const rs = results.filter((r) => r.outcome === kind);
     if (rs.length === 0) continue;
-    out(`\n${kind} (${rs.length}):\n`);
-    for (const r of rs) out(`  ${r.error ?? r.host}\n`);
+    out(`\n${kind} (${rs.length}):\n${foldErrors(rs.map((r) => ({ host: r.host, address: r.address, error: r.error ?? '' })))}`);
   }
   const warnings = [...reconciled, ...results].flatMap((r) => r.warnings);
   if (warnings.length > 0) out(`\nwarnings:\n${warnings.map((w) => `  ${w}\n`).join('')}`);
+}
+
+/**
+ * Guests failing alike as one line: the error as the first of them got it, its name and address
+ * written as the folded list (`guest[001-300] (300): ...`), so 300 identical failures read as one.
+ */
+function foldErrors(rs: { host: string; address: string; error: string }[]): string {
+  const groups = new Map<string, { hosts: string[]; first: { host: string; address: string; error: string } }>();
+  for (const r of rs) {
+    const bare = r.error.startsWith(`${r.host}: `) ? r.error.slice(r.host.length + 2) : r.error;
+    const key = bare.split(r.host).join('\0').split(r.address).join('\u0001');
+    const g = groups.get(key) ?? { hosts: [], first: { ...r, error: bare } };
+    g.hosts.push(r.host);
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .map((g) => (g.hosts.length === 1 ? `  ${g.first.host}: ${g.first.error}\n` : `  ${foldHosts(g.hosts)} (${g.hosts.length}): ${g.first.error.split(g.first.address).join('<address>').split(g.first.host).join('<guest>')}\n`))
+    .join('');
 }
 
 export async function status(selection: string | undefined, f: SelectionFlags & { fanout: number; journal?: string; json?: boolean }): Promise<void> {
