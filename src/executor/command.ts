@@ -1,5 +1,5 @@
 // `run` on one guest: connect pinned, exec (optionally under sudo -n), classify the outcome.
-import { SshConnection, SshError, type ConnectionTarget, type Credentials, type KnownHosts } from '../ssh/index.js';
+import { SshConnection, SshError, targetCredentials, type ConnectionTarget, type Credentials, type KnownHosts } from '../ssh/index.js';
 import { StepError } from './errors.js';
 import { OutputCapture, outputFields } from './output-capture.js';
 import type { HostResult } from './result.js';
@@ -10,6 +10,8 @@ export type GuestTarget = ConnectionTarget;
 export interface SessionOptions {
   knownHosts: KnownHosts;
   credentials: Omit<Credentials, 'username'>;
+  /** Private keys read from the targets' identity files, by path (a guest's own IdentityFile). */
+  identities?: ReadonlyMap<string, Buffer>;
   connectTimeoutMs: number;
   /** Per-command timeout; the remote command is stopped when it fires. */
   timeoutMs?: number;
@@ -45,8 +47,9 @@ export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c
       proxyCommand: t.proxyCommand,
       hostKeyAlias: t.hostKeyAlias,
       knownHosts: o.knownHosts,
-      credentials: { ...o.credentials, username: t.user },
-      connectTimeoutMs: o.connectTimeoutMs,
+      credentials: targetCredentials(t, o.credentials, o.identities),
+      connectTimeoutMs: t.connectTimeoutMs ?? o.connectTimeoutMs,
+      ...(t.serverAliveIntervalMs ? { keepaliveIntervalMs: t.serverAliveIntervalMs } : {}),
     });
   } catch (err) {
     return failure(t, started, err);

@@ -1,4 +1,5 @@
 // Where and how one guest is reached, resolved from flags, inventory vars, ssh_config and defaults.
+import type { Credentials } from './connection.js';
 
 /** One jump host of a chain (ProxyJump, --jump, `-J` or a `ssh -W %h:%p` ProxyCommand). */
 export interface JumpHop {
@@ -51,4 +52,18 @@ export interface ConnectionTarget {
 /** A target with the origin of each resolved value (field name -> source). */
 export interface ResolvedTarget extends ConnectionTarget {
   sources: Partial<Record<'address' | 'port' | 'user' | 'identityFiles' | 'jump' | 'proxyCommand' | 'knownHostsFiles' | 'hostKeyAlias' | 'connectTimeoutMs' | 'serverAliveIntervalMs', ValueSource>>;
+}
+
+/**
+ * The credentials for one target: its first identity file that was read (as ssh offers them in
+ * turn, missing ones skipped), else the session's key; the agent unless IdentityAgent none, or
+ * IdentitiesOnly with a key of its own.
+ */
+export function targetCredentials(t: ConnectionTarget, base: Omit<Credentials, 'username'>, identities?: ReadonlyMap<string, Buffer>): Credentials {
+  const own = t.identityFiles?.map((f) => identities?.get(f)).find((k) => k !== undefined);
+  const privateKey = own ?? base.privateKey;
+  let agent = base.agent;
+  if (t.identityAgent) agent = t.identityAgent === 'none' ? undefined : t.identityAgent;
+  if (own && t.identitiesOnly) agent = undefined;
+  return { username: t.user, privateKey, agent };
 }
