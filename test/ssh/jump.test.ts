@@ -3,7 +3,7 @@
 // guest), a chain of two jumps, every hop pinned (unknown or changed key refused, naming the hop),
 // failures naming the hop that failed, and a ProxyCommand carrying a pinned guest connection.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import {
 } from '../../src/ssh/index.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
+import { fleet, jsonLines } from '../cli/cli-harness.js';
 
 const PORT = 2222;
 const GUESTS = 13;
@@ -245,5 +246,42 @@ describe('ProxyCommand', () => {
   it('an unknown token is refused before anything runs', async () => {
     const err = await failure(guest(1, { proxyCommand: 'nc %h %p %x' }));
     expect(err.message).toMatch(/unknown token %x/);
+  });
+});
+
+describe('fleet run --jump', () => {
+  let inventory: string;
+  let kh: string;
+  const sel = () => ['-i', inventory, '--identity', tf.emu.clientKeyPath, '--known-hosts', kh, '--ssh-config', 'none', '--json'];
+
+  beforeAll(async () => {
+    // The jump host lets the fleet's key in, as a bastion does for its admins.
+    appendFileSync(join(a.dir, 'authorized_keys'), readFileSync(`${tf.emu.clientKeyPath}.pub`));
+    inventory = join(dir, 'inventory');
+    writeFileSync(inventory, `[web]\n${[1, 2, 3, 4].map((i) => `guest${i} ansible_host=${guestAddr(i)} ansible_port=${PORT} ansible_user=${tf.emu.user}`).join('\n')}\n`);
+    kh = join(dir, 'known_hosts_cli');
+    writeFileSync(kh, readFileSync(tf.emu.knownHostsPath, 'utf8') + `[${a.address}]:${a.port} ssh-ed25519 ${a.hostKey}\n`);
+  });
+
+  it('runs on every guest through one login on the jump host', async () => {
+    const log = sinceMark(a);
+    const r = await fleet('run', ...sel(), '--jump', `root@${a.address}:${a.port}`, '--', 'hostname');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.out).filter((x) => x.host).map((x) => x.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    await jumpsClosed();
+    expect(logins(log())).toBe(1);
+    expect(channels(log())).toHaveLength(4);
+  });
+
+  it('exits 3 naming the jump host when its key is not pinned', async () => {
+    const bare = join(dir, 'known_hosts_cli_bare');
+    writeFileSync(bare, readFileSync(tf.emu.knownHostsPath));
+    const r = await fleet('run', ...sel(), '--known-hosts', bare, '--jump', `root@${a.address}:${a.port}`, '--', 'true');
+    expect(r.code).toBe(3);
+    const rows = jsonLines(r.out).filter((x) => x.host);
+    expect(rows.map((x) => x.status)).toEqual(['hostkey-refused', 'hostkey-refused', 'hostkey-refused', 'hostkey-refused']);
+    expect(rows[0]!.error).toMatch(/host key of jump host 127\.164\.0\.1 \(127\.164\.0\.1:2222\) is not pinned/);
+    await jumpsClosed();
   });
 });
