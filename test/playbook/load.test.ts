@@ -39,7 +39,7 @@ describe('parsePlaybook', () => {
       "pb.yaml:3:5: unknown key 'retry' (did you mean 'retries'?)",
       "pb.yaml:6:17: if-changed: no earlier step is named 'conf'",
       'pb.yaml:7:15: template needs src (a local file) or content',
-      'pb.yaml:8:5: the cron step is not supported yet by fleet play (use `fleet cron apply`)',
+      'pb.yaml:8:5: name the job: job NAME command CMD, or replace-run-crons',
     ]);
   });
 
