@@ -1,7 +1,7 @@
 // `fleet emulator ...`: starts the fleet in the foreground or detached, and talks to a running one
 // through its control socket.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -43,9 +43,29 @@ async function fetchStatus(state: string): Promise<EmulatorStatus> {
   return reply.status as EmulatorStatus;
 }
 
+/**
+ * What `up` keeps from an existing state directory (its golden image and every guest root already
+ * made, host keys included), so options that only shape new guests are not silently ignored.
+ */
+export function reuseNote(opts: Pick<UpOptions, 'state' | 'guests' | 'uniqueKeys'>): string | undefined {
+  const state = resolve(opts.state);
+  if (!existsSync(join(state, 'golden', 'etc', 'passwd'))) return undefined;
+  const made = existsSync(join(state, 'guests'))
+    ? readdirSync(join(state, 'guests')).filter((n) => readdirSync(join(state, 'guests', n)).length > 0).length
+    : 0;
+  const fresh = Math.max(0, opts.guests - made);
+  return [
+    `reusing the state directory ${state}: its golden image and the ${made} guest root(s) already made (files, host keys) are kept`,
+    ...(opts.uniqueKeys ? [`--unique-keys applies only to guests created now (${fresh}); the ${Math.min(made, opts.guests)} kept ones keep the keys they have`] : []),
+    `to start fresh: fleet emulator down --state ${opts.state} --remove`,
+  ].join('\n  ');
+}
+
 export async function up(opts: UpOptions): Promise<void> {
   const pid = runningPid(opts.state);
   if (pid) throw new FleetError(`an emulator is already running for ${resolve(opts.state)} (pid ${pid}); \`fleet emulator down --state ${opts.state}\` first`);
+  const note = reuseNote(opts);
+  if (note) process.stderr.write(`fleet emulator: ${note}\n`);
   if (opts.detach) return upDetached(opts);
   const emu = await Emulator.start({
     guests: opts.guests,
