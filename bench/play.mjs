@@ -1,0 +1,91 @@
+// Benchmark: a 10-step playbook (fleet play) against its slowest step run alone with `fleet run`, on
+// one emulated fleet (GUESTS guests, default 500), and a converged re-run against the first run.
+// Medians over RUNS runs (default 3); the first apply is made fresh each run (the guests' files are
+// removed outside the timing). Prints the medians and the two ratios the playbook runner aims at:
+// play / slowest step <= 1.3, converged / first <= 0.5.
+//
+//   node bench/play.mjs            GUESTS=500 RUNS=3 FANOUT=64 SUBNET=127.159.0.0/16
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fleetBin = join(root, 'bin/fleet');
+const GUESTS = Number(process.env.GUESTS ?? 500);
+const RUNS = Number(process.env.RUNS ?? 3);
+const FANOUT = String(process.env.FANOUT ?? 64);
+const SUBNET = process.env.SUBNET ?? '127.159.0.0/16';
+const BASE = existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+// The slowest step: a checksum over ~4 MiB of the guest's own making, standing for a real job's work.
+const SLOW = 'head -c 4194304 /dev/zero | sha256sum > ~/bench-play/sum';
+const PLAYBOOK = `name: bench
+vars: {dir: /home/fleetadm/bench-play}
+steps:
+  - run: mkdir -p {{ dir }}
+    creates: "{{ dir }}"
+  - name: config
+    template: {content: "host={{ host }}\\nindex={{ index }}\\n", dest: "{{ dir }}/app.conf", mode: "0644", validate: "grep -q host= %s"}
+  - push: {content: "static\\n", dest: "{{ dir }}/static.txt"}
+  - name: reload
+    run: date >> {{ dir }}/reloads
+    if-changed: config
+  - name: work
+    run: "${SLOW}"
+    creates: "{{ dir }}/sum"
+  - run: echo ok > {{ dir }}/state
+    unless: test -s {{ dir }}/state
+  - run: test -s {{ dir }}/state
+    check: safe
+  - run: uname -r
+    check: safe
+  - run: cat {{ dir }}/app.conf
+    check: safe
+  - run: test -s {{ dir }}/sum
+    check: safe
+`;
+
+function fleet(args) {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [fleetBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`fleet ${args.slice(0, 1)} exited ${r.status}: ${String(r.stderr).slice(-400)}${String(r.stdout).slice(-400)}`);
+  return ms;
+}
+
+function main() {
+  const state = mkdtempSync(join(BASE, 'fleet-bench-play-'));
+  const stop = () => {
+    spawnSync(process.execPath, [fleetBin, 'emulator', 'down', '--state', state, '--remove'], { stdio: 'ignore' });
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => (stop(), process.exit(130)));
+  try {
+    const up = spawnSync(process.execPath, [fleetBin, 'emulator', 'up', '--guests', String(GUESTS), '--state', state, '--subnet', SUBNET, '--detach', '--json'], { encoding: 'utf8' });
+    if (up.status !== 0) throw new Error(`emulator up failed: ${up.stderr}`);
+    const pb = join(state, 'bench.yaml');
+    writeFileSync(pb, PLAYBOOK);
+    const sel = ['-i', join(state, 'inventory'), '--identity', join(state, 'id_ed25519'), '-f', FANOUT];
+    const reset = () => fleet(['run', ...sel, '--', 'rm -rf ~/bench-play']);
+    const rows = { step: [], first: [], converged: [] };
+    for (let i = 0; i < RUNS; i++) {
+      fleet(['run', ...sel, '--', 'mkdir -p ~/bench-play']);
+      rows.step.push(fleet(['run', ...sel, '--', SLOW]));
+      reset();
+      rows.first.push(fleet(['play', ...sel, pb]));
+      rows.converged.push(fleet(['play', ...sel, pb]));
+      reset();
+    }
+    const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]));
+    console.log(`${GUESTS} guests, fanout ${FANOUT}, medians of ${RUNS} runs (wall ms):`);
+    console.log(`  slowest step alone (fleet run)  ${m.step.toFixed(0)}`);
+    console.log(`  10-step playbook, first apply   ${m.first.toFixed(0)}   ratio ${(m.first / m.step).toFixed(2)} (aim <= 1.3)`);
+    console.log(`  10-step playbook, converged     ${m.converged.toFixed(0)}   ratio to first ${(m.converged / m.first).toFixed(2)} (aim <= 0.5)`);
+  } finally {
+    stop();
+  }
+}
+
+main();
