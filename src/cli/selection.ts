@@ -229,18 +229,19 @@ export async function loadIdentities(targets: GuestTarget[]): Promise<Map<string
 /** The selection (resolveHosts), then the identity to log in with (resolveCredentials). */
 export async function resolveSelection(selection: string | undefined, f: SelectionFlags): Promise<ResolvedSelection> {
   const { targets, knownHostsPath, knownHosts } = await resolveHosts(selection, f);
+  return { targets, knownHostsPath, session: await resolveSession(f, targets, knownHosts) };
+}
+
+/** The login part for selected guests: each one's own keys (read once), else the shared identity. */
+export async function resolveSession(f: SelectionFlags, targets: GuestTarget[], knownHosts: KnownHosts): Promise<SessionOptions> {
   const identities = await loadIdentities(targets);
   const everyGuestHasOne = targets.every((t) => t.identityFiles?.some((p) => identities.has(p)));
   const credentials = await resolveCredentials(f, { identities, everyGuestHasOne });
   return {
-    targets,
-    knownHostsPath,
-    session: {
-      knownHosts,
-      credentials,
-      identities,
-      connectTimeoutMs: f.connectTimeout * 1000,
-      timeoutMs: f.timeout ? f.timeout * 1000 : undefined,
-    },
+    knownHosts,
+    credentials,
+    identities,
+    connectTimeoutMs: f.connectTimeout * 1000,
+    timeoutMs: f.timeout ? f.timeout * 1000 : undefined,
   };
 }

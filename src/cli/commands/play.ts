@@ -8,7 +8,7 @@ import { interruptible } from '../interrupt.js';
 import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress, type FanOutFlags } from '../fan-out.js';
 import { printJsonLines } from '../render.js';
-import { resolveCredentials, resolveHosts, type SelectionFlags } from '../selection.js';
+import { resolveHosts, resolveSession, type SelectionFlags } from '../selection.js';
 import { printPlay, stepCounts } from './play-render.js';
 
 export interface PlayFlags extends SelectionFlags, FanOutFlags {
@@ -53,8 +53,7 @@ export async function play(args: (string | undefined)[], f: PlayFlags): Promise<
   const planned = Object.fromEntries(plannedNames(pb).map((n) => [n, '']));
   const undefinedVars = checkVariables(pb, targets.map((t) => t.name), scopes.map((s) => ({ ...s, ...planned })));
   if (undefinedVars.length > 0) return refuse(undefinedVars);
-  const credentials = await resolveCredentials(f);
-  const session = { knownHosts, credentials, connectTimeoutMs: f.connectTimeout * 1000, timeoutMs: f.timeout ? f.timeout * 1000 : undefined };
+  const session = await resolveSession(f, targets, knownHosts);
   const scopeOf = new Map(targets.map((t, i) => [t.name, scopes[i]!]));
   const suffix = backupSuffix();
   const t0 = Date.now();
