@@ -1,10 +1,14 @@
 // Host key probing, as ssh-keyscan does it: one connection per key type, only as far as the key
 // exchange. The server must prove it holds the private key (its signature over the exchange is
 // checked) before a key counts; no login is attempted.
-import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
+import { SshError, type Credentials } from './connection.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
+import { openRoute, type Route } from './jump-route.js';
+import { parseKnownHosts, type KnownHosts } from './known-hosts.js';
+import type { JumpHop } from './target.js';
 
 const { Client } = ssh2;
 
@@ -37,6 +41,9 @@ export interface PresentedKey {
 
 export type ProbeFailure = 'unreachable' | 'timeout';
 
+/** A direct probe needs no pins: it logs into nothing. */
+const NO_PINS = parseKnownHosts('');
+
 export class ProbeError extends Error {
   constructor(message: string, readonly reason: ProbeFailure) {
     super(message);
@@ -49,6 +56,22 @@ export interface ProbeOptions {
   port: number;
   /** One deadline per connection: TCP, banner and key exchange. */
   timeoutMs: number;
+  /** How to reach the host when not straight over TCP (its jump hosts or ProxyCommand). */
+  via?: ProbeRoute;
+}
+
+/** A guest behind jump hosts or a ProxyCommand: the hops are logged into and pinned as for a session. */
+export interface ProbeRoute {
+  /** The guest's name, for messages and %n. */
+  name: string;
+  /** The guest's login user (%r). */
+  user: string;
+  jump?: JumpHop[];
+  proxyCommand?: string;
+  /** Pins the jump hosts are checked against. */
+  knownHosts: KnownHosts;
+  /** What the jump hosts are logged into with (a hop's own identity files first). */
+  credentials: Omit<Credentials, 'username'>;
 }
 
 /**
@@ -68,13 +91,25 @@ export function probeHostKey(o: ProbeOptions, type: ProbeType): Promise<Presente
       client.removeAllListeners();
       client.on('error', () => {});
       client.end();
-      sock.destroy();
+      sock?.destroy();
+      release();
       if (result instanceof ProbeError) reject(result);
       else resolve(result);
     };
     const timer = setTimeout(() => finish(new ProbeError(`${where}: no key exchange within ${o.timeoutMs} ms`, 'timeout')), o.timeoutMs);
-    const sock = net.connect({ host: o.address, port: o.port, noDelay: true });
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(new ProbeError(`${where}: ${err.code ?? ''} ${err.message}`.trim(), 'unreachable')));
+    let sock: Duplex | undefined;
+    let release = () => {};
+    let route: Route;
+    try {
+      route = openRoute({
+        name: o.via?.name ?? where, address: o.address, port: o.port, knownHosts: o.via?.knownHosts ?? NO_PINS,
+        credentials: { ...o.via?.credentials, username: o.via?.user ?? 'fleet-keyscan' }, connectTimeoutMs: o.timeoutMs,
+        jump: o.via?.jump, proxyCommand: o.via?.proxyCommand,
+      });
+    } catch (err) {
+      return finish(new ProbeError(`${where}: ${(err as Error).message}`, 'unreachable'));
+    }
+    release = route.release;
     // The signature over the exchange is verified after hostVerifier accepts and before 'handshake':
     // reaching it proves the server holds the private half of the key it showed.
     client.on('handshake', () => {
@@ -88,7 +123,6 @@ export function probeHostKey(o: ProbeOptions, type: ProbeType): Promise<Presente
     });
     client.on('close', () => finish(new ProbeError(`${where}: connection closed during key exchange`, 'unreachable')));
     const config: ConnectConfig = {
-      sock,
       username: 'fleet-keyscan',
       readyTimeout: o.timeoutMs + 1000,
       algorithms: { serverHostKey: [...PROBE_TYPES[type]] } as ConnectConfig['algorithms'],
@@ -97,7 +131,16 @@ export function probeHostKey(o: ProbeOptions, type: ProbeType): Promise<Presente
         return true;
       },
     };
-    client.connect(config);
+    route.sock.then(
+      (s) => {
+        if (settled) return void s.destroy();
+        sock = s;
+        s.on('error', (err: NodeJS.ErrnoException) => finish(new ProbeError(`${where}: ${`${err.code ?? ''} ${err.message}`.trim()}`, 'unreachable')));
+        client.connect({ ...config, sock: s });
+      },
+      // A hop's failure, in its words (a refused jump host key is a refusal here too, not a timeout).
+      (err: unknown) => finish(new ProbeError(err instanceof SshError ? err.message : `${where}: ${(err as Error).message}`, err instanceof SshError && err.reason === 'timeout' ? 'timeout' : 'unreachable')),
+    );
   });
 }
 

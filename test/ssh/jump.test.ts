@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pLimit from 'p-limit';
 import {
-  addPin, loadKnownHosts, openJumpCount, parseKnownHosts, removePins, SshConnection, SshError, type ConnectOptions,
+  addPin, loadKnownHosts, openJumpCount, parseKnownHosts, probeHostKeys, removePins, SshConnection, SshError, type ConnectOptions,
   type JumpHop, type KnownHosts,
 } from '../../src/ssh/index.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
@@ -246,6 +246,29 @@ describe('ProxyCommand', () => {
   it('an unknown token is refused before anything runs', async () => {
     const err = await failure(guest(1, { proxyCommand: 'nc %h %p %x' }));
     expect(err.message).toMatch(/unknown token %x/);
+  });
+});
+
+describe('host key probes (keys scan) through a jump host', () => {
+  it('probes every key type of a guest over channels of one jump connection', async () => {
+    const log = sinceMark(a);
+    const via = { name: 'guest2', user: tf.emu.user, jump: [hopA()], knownHosts: pinned, credentials: { privateKey: tf.clientKey } };
+    const r = await probeHostKeys({ address: guestAddr(2), port: PORT, timeoutMs: 15_000, via });
+    expect(r.error).toBeUndefined();
+    const pin = readFileSync(tf.emu.knownHostsPath, 'utf8').split('\n').find((l) => l.includes(' ssh-ed25519 '))!.split(' ')[2];
+    expect(r.keys.find((k) => k.type === 'ed25519')?.key.toString('base64')).toBe(pin);
+    await jumpsClosed();
+    expect(logins(log())).toBe(1);
+    expect(new Set(channels(log()))).toEqual(new Set([`${guestAddr(2)}:${PORT}`]));
+    expect(channels(log()).length).toBeGreaterThanOrEqual(r.keys.length);
+  });
+
+  it('refuses an unpinned jump host, naming it', async () => {
+    const via = { name: 'guest2', user: tf.emu.user, jump: [hopA()], knownHosts: parseKnownHosts('# none\n'), credentials: { privateKey: tf.clientKey } };
+    const r = await probeHostKeys({ address: guestAddr(2), port: PORT, timeoutMs: 15_000, via });
+    expect(r.keys).toEqual([]);
+    expect(r.error?.message).toMatch(/host key of jump host bastion-a \(127\.164\.0\.1:2222\) is not pinned/);
+    await jumpsClosed();
   });
 });
 
