@@ -38,9 +38,19 @@ function idOf(o: object | undefined): number {
   return id;
 }
 
+/** Hops share a connection when they are the same hops, pinned by the same file, logged into alike. */
 function keyOf(chain: JumpHop[], ctx: HopContext): string {
-  const hops = chain.map((h) => `${h.user}@${h.address}:${h.port}/${h.hostKeyAlias ?? ''}/${(h.identityFiles ?? []).join(':')}`);
-  return [idOf(ctx.knownHosts), idOf(ctx.credentials.privateKey), ctx.credentials.agent ?? '', ctx.connectTimeoutMs, ...hops].join(' > ');
+  const hops = chain.map((h) => {
+    const c = hopCredentials(h, ctx);
+    return `${h.user}@${h.address}:${h.port}/${h.hostKeyAlias ?? ''}/${idOf(c.privateKey)}/${c.agent ?? ''}`;
+  });
+  return [idOf(ctx.knownHosts), ctx.connectTimeoutMs, ...hops].join(' > ');
+}
+
+/** A hop's own identity file when it has a readable one, else the guest's key; the agent either way. */
+function hopCredentials(hop: JumpHop, ctx: HopContext): Omit<Credentials, 'username'> {
+  const own = (hop.identityFiles ?? []).map(readKeyFile).find((k): k is Buffer => k !== null);
+  return own ? { ...ctx.credentials, privateKey: own } : ctx.credentials;
 }
 
 /** Key files are read once per run, and kept as the same Buffer so the parsed key is cached too. */
@@ -58,13 +68,12 @@ function readKeyFile(path: string): Buffer | null {
 }
 
 function hopOptions(hop: JumpHop, ctx: HopContext): ConnectOptions {
-  const own = (hop.identityFiles ?? []).map(readKeyFile).find((k): k is Buffer => k !== null);
   return {
     name: `jump host ${hop.host}`,
     address: hop.address,
     port: hop.port,
     knownHosts: ctx.knownHosts,
-    credentials: { ...ctx.credentials, ...(own ? { privateKey: own } : {}), username: hop.user },
+    credentials: { ...hopCredentials(hop, ctx), username: hop.user },
     connectTimeoutMs: ctx.connectTimeoutMs,
     hostKeyAlias: hop.hostKeyAlias,
     enrolAdvice: 'Pin it in known_hosts (as `ssh-keyscan` prints it) after checking the fingerprint with its admin.',
