@@ -58,15 +58,18 @@ async function runConfirm(command: string, t: ConfirmTarget, o: { timeoutMs: num
 const show = (ks: KeyRef[]) => ks.map((k) => `${k.keyType} ${fingerprintSha256(k.key)}`).join(', ') || 'no key';
 
 /** Runs the command for one guest and checks that it shows every new key. */
-export async function confirmKeys(command: string, t: ConfirmTarget, newKeys: KeyRef[], o: { timeoutMs: number; staging?: string }): Promise<Confirmation> {
+export async function confirmKeys(
+  command: string, t: ConfirmTarget, newKeys: KeyRef[], o: { timeoutMs: number; staging?: string; what?: string },
+): Promise<Confirmation> {
+  const what = o.what ?? 'new keys';
   const r = await runConfirm(command, t, o);
-  if (!r.ok) return { ok: false, message: `${t.name}: the confirmation command failed (${r.why}); the new keys are not confirmed` };
+  if (!r.ok) return { ok: false, message: `${t.name}: the confirmation command failed (${r.why}); the ${what} are not confirmed` };
   const seen = r.seen;
   const missing = newKeys.filter((n) => !seen.some((s) => s.key.equals(n.key)));
   if (missing.length === 0) return { ok: true };
   return {
     ok: false,
-    message: `${t.name}: POSSIBLE MAN IN THE MIDDLE: over SSH the guest's new keys are ${show(newKeys)}, ` +
+    message: `${t.name}: POSSIBLE MAN IN THE MIDDLE: over SSH the guest's ${what} are ${show(newKeys)}, ` +
       `but the other channel shows ${show(seen)}${seen.length > 0 && missing.length < newKeys.length ? ` (not ${show(missing)})` : ''}`,
   };
 }

@@ -30,6 +30,8 @@ export interface RotateContext {
   restartCommand: string | null;
   /** Local command printing the guest's public host keys through another channel; null: no confirmation. */
   confirmWith: string | null;
+  /** Local command running the script on its stdin as root on the guest, out of band; null: none. */
+  console?: string | null;
   /** Called after a step is journaled and before it runs (tests inject faults here). */
   onStep?: (host: string, step: StepName) => void | Promise<void>;
 }

@@ -2,7 +2,7 @@
 // with a journal that survives a crash, and report where a rotation stands.
 export { cloneGroups, pinStatus, scanFleet, type CloneGroup, type GuestScan, type PinStatus, type ScanOptions, type ScanTarget } from './scan.js';
 export { foldScans, type ScanBlock } from './scan-fold.js';
-export { applyTrust, pinnedFingerprints, planTrust, type TrustPlan, type TrustResult } from './trust.js';
+export { applyTrust, confirmScans, pinnedFingerprints, planTrust, type TrustPlan, type TrustResult } from './trust.js';
 export { pinLines, pinsAreHashed, pinsOnly, unpinKeys, type KeyRef } from './pins.js';
 export { KnownHostsWriter } from './kh-writer.js';
 export { Journal, parseJournal, readJournal, replay, unsettled, STEPS, type HostJournal, type JournalRecord, type RunJournal, type StepName } from './journal.js';

@@ -15,6 +15,7 @@ import { lockRotation } from './rotation-lock.js';
 import { rotateGuest, typePlan } from './rotate-guest.js';
 import { ConfirmationError, precheckConfirm } from './confirm.js';
 import { SameFailureStop } from './early-stop.js';
+import { rotateOverConsole } from './console-rotate.js';
 import { scanFleet, type CloneGroup, type GuestScan } from './scan.js';
 
 export interface RotatePlan {
@@ -40,6 +41,11 @@ export interface RotateFleetOptions {
   restartCommand: string | null;
   /** See RotateContext.confirmWith. */
   confirmWith: string | null;
+  /**
+   * A console (see RotateContext.console): guests presenting a revoked key get new keys through it
+   * instead of being skipped.
+   */
+  console?: string | null;
   /** Mark the clone groups' shared keys @revoked once nothing pins them (default true). */
   revoke?: boolean;
   resume: boolean;
@@ -166,7 +172,11 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       report.results = await fanoutRotations(
         rotating,
         async (t) => {
-          const r = await rotateGuest(t, ctx, scanOf.get(t.name)!, known, (open?.hosts.get(t.name)?.attempts ?? 0) + 1);
+          const scan = scanOf.get(t.name)!;
+          const attempt = (open?.hosts.get(t.name)?.attempts ?? 0) + 1;
+          const r = scan.status === 'revoked' && o.console
+            ? await rotateOverConsole(t, ctx, o.console, scan, attempt)
+            : await rotateGuest(t, ctx, scan, known, attempt);
           if (same?.saw(r)) stop.abort();
           return r;
         },
@@ -222,6 +232,7 @@ function context(o: RotateFleetOptions, journal: Journal, writer: KnownHostsWrit
     connectTimeoutMs: o.connectTimeoutMs,
     commandTimeoutMs: o.commandTimeoutMs,
     onStep: o.onStep,
+    console: o.console ?? null,
   };
 }
 

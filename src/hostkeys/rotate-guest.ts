@@ -104,7 +104,9 @@ export async function rotateGuest(t: RotateTarget, ctx: RotateContext, scan: Gue
   const r: GuestRotation = { host: t.name, address: t.address, outcome: 'skipped', oldKeys, newKeys: [], warnings: [], durationMs: 0 };
   const done = (x: GuestRotation) => ({ ...x, durationMs: Date.now() - started });
   if (scan.status !== 'pinned') {
-    const why = scan.status === 'unreachable' ? (scan.error ?? 'unreachable') : `${t.name}: its host keys are ${scan.status.toUpperCase()}, not pinned; check them with \`fleet keys scan\` and \`fleet keys trust\` first`;
+    const why = scan.status === 'unreachable' ? (scan.error ?? 'unreachable')
+      : scan.status === 'revoked' ? `${t.name}: it presents a REVOKED key, so no SSH session with it can be trusted; give its keys back through another channel with --console CMD (or re-image it)`
+        : `${t.name}: its host keys are ${scan.status.toUpperCase()}, not pinned; check them with \`fleet keys scan\` and \`fleet keys trust\` (--confirm-with) first`;
     await endGuest(ctx, t, 'skipped', why);
     return done({ ...r, failedStep: 'connect', error: why });
   }

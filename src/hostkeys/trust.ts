@@ -2,6 +2,8 @@
 // are refused outright (revoked); then one locked known_hosts edit that re-checks before it writes.
 import { addPin, lookup, pinsOf, removePins, updateKnownHosts, verify, fingerprintSha256, type KnownHosts } from '../ssh/index.js';
 import type { GuestScan } from './scan.js';
+import { fanout } from '../executor/index.js';
+import { confirmKeys, type Confirmation, type ConfirmTarget } from './confirm.js';
 
 export interface TrustPlan {
   /** Unknown guests: nothing pinned yet. */
@@ -30,6 +32,33 @@ export function planTrust(scans: GuestScan[], kh: KnownHosts): TrustPlan {
     else plan.pinned.push(s);
   }
   return plan;
+}
+
+/**
+ * Keeps the guests whose presented keys a command (a console, a guest agent, a cloud API: see
+ * confirmKeys) shows through another channel; the others are refused with the reason.
+ */
+export async function confirmScans(
+  command: string, scans: GuestScan[], o: { fanout: number; timeoutMs: number; targetOf: (s: GuestScan) => ConfirmTarget },
+): Promise<{ confirmed: GuestScan[]; refused: { scan: GuestScan; message: string }[] }> {
+  const verdicts = new Map<string, Confirmation>();
+  await fanout(
+    scans.map((scan) => ({ name: scan.host, address: scan.address, scan })),
+    async ({ scan: s }) => {
+      const c = await confirmKeys(command, o.targetOf(s), s.keys, { timeoutMs: o.timeoutMs, what: 'keys' });
+      verdicts.set(s.host, c);
+      return { host: s.host, address: s.address, status: c.ok ? 'ok' : 'failed', exitCode: null, stdout: '', stderr: '', changed: false, durationMs: 0 };
+    },
+    { fanout: o.fanout },
+  );
+  const confirmed: GuestScan[] = [];
+  const refused: { scan: GuestScan; message: string }[] = [];
+  for (const s of scans) {
+    const c = verdicts.get(s.host)!;
+    if (c.ok) confirmed.push(s);
+    else refused.push({ scan: s, message: c.message });
+  }
+  return { confirmed, refused };
 }
 
 export interface TrustResult {

@@ -50,9 +50,13 @@ an unknown key or an unreachable guest; 3 a CHANGED or revoked key.`)
     .option('--yes', 'do not ask (you checked the fingerprints another way)')
     .option('--hash', 'write hashed host names (|1|salt|hash), as ssh-keygen -H does')
     .option('--replace', 'also replace the pins of guests whose key CHANGED (asks again, showing old and new)')
+    .option('--confirm-with <cmd>', 'pin only keys this local command shows through another channel (as for rotate); no question asked')
     .addHelpText('after', `
 Guests sharing a key (clone groups) are flagged: pinning a cloned key trusts every clone holding it.
-Without a terminal, trust needs --yes; it never asks where nobody can answer.`)
+Without a terminal, trust needs --yes; it never asks where nobody can answer.
+--confirm-with CMD re-enrols guests with keys confirmed out of band: per guest, CMD (sh -c, with
+FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER and FLEET_VAR_<inventory var> set) must print
+every key the guest presents; a guest it does not confirm is not pinned (exit 3).`)
     .action(async (selection, flags) => (await import('./keys-trust.js')).trust(selection, flags));
 
   addSelectionOptions(keys.command('rotate').description('give each guest new host keys, re-pinned, with a journal that survives a crash'))
@@ -62,6 +66,7 @@ Without a terminal, trust needs --yes; it never asks where nobody can answer.`)
     .option('--resume', 'finish an interrupted rotation: reconcile each guest by what it presents, then carry on')
     .option('--restart-command <cmd>', 'how to restart sshd on a guest (default: systemctl, service, then /etc/init.d)')
     .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys (every type) through another channel; tried on one guest first, and new keys are kept only if it shows them')
+    .option('--console <cmd>', 'local command running the script on its stdin as root on the guest out of band; guests presenting a revoked key get new keys through it')
     .option('--batch <n|%>', 'rotate in rolling batches of this size, in order', amount('--batch', 1))
     .option('--max-fail <n|%>', 'start no further batch once more guests than this failed (default: stop when the first 5 to finish all failed the same way)', amount('--max-fail', 0))
     .option('--no-revoke', 'do not mark the cloned keys @revoked once no guest is pinned to them any more')
@@ -79,7 +84,10 @@ FLEET_STAGING and FLEET_VAR_<inventory var> set; it must print the guest's publi
   --confirm-with 'fleet emulator console --state DIR "$FLEET_HOST" -- "cat /etc/ssh/ssh_host_*_key.pub"'
 It is tried first on one guest, before any guest is touched: unless it prints that guest's current
 keys of every type the rotation produces, the run stops there (exit 2). Then, per guest, a guest
-whose new keys the other channel does not show is rolled back: possible man in the middle.`)
+whose new keys the other channel does not show is rolled back: possible man in the middle.
+A guest presenting a revoked key (a new clone of the golden image, a snapshot restore) cannot be
+rotated over SSH; with --console CMD its keys are generated, read and swapped through CMD instead:
+  --console 'fleet emulator console --state DIR "$FLEET_HOST" --stdin -- sh'`)
     .action(async (selection, flags) => (await import('./keys-rotate.js')).rotate(selection, flags));
 
   addSelectionOptions(

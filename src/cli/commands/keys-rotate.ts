@@ -17,6 +17,7 @@ export interface RotateFlags extends SelectionFlags {
   resume?: boolean;
   restartCommand?: string;
   confirmWith?: string;
+  console?: string;
   revoke: boolean;
   journal?: string;
   batch?: string;
@@ -30,7 +31,7 @@ const journalOf = (f: { journal?: string }, knownHostsPath: string) => f.journal
 export async function rotate(selection: string | undefined, f: RotateFlags): Promise<void> {
   const { targets: chosen, session, knownHostsPath } = await resolveSelection(selection, f);
   // The confirmation command gets each guest's inventory variables in its environment.
-  const vars = f.confirmWith ? new Map(select(await loadInventory(f.inventory), selection ?? f.limit ?? 'all').map((h) => [h.name, h.vars])) : undefined;
+  const vars = f.confirmWith || f.console ? new Map(select(await loadInventory(f.inventory), selection ?? f.limit ?? 'all').map((h) => [h.name, h.vars])) : undefined;
   const targets = chosen.map((t) => ({ ...t, ...(vars?.get(t.name) ? { vars: vars.get(t.name) } : {}) }));
   const progress = f.json ? { onEvent: () => {}, finish: () => {} } : progressDisplay(targets.length);
   const askFirst = async (plan: RotatePlan): Promise<boolean> => {
@@ -58,6 +59,7 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
       clonedOnly: !!f.clonedOnly,
       restartCommand: f.restartCommand ?? null,
       confirmWith: f.confirmWith ?? null,
+      console: f.console ?? null,
       revoke: f.revoke,
       resume: !!f.resume,
       ...(f.batch !== undefined ? { batch: f.batch } : {}),
