@@ -14,8 +14,9 @@ class YamlSource {
   readonly root: Node | null;
 
   constructor(readonly file: string, text: string) {
-    // YAML 1.1 as Ansible's PyYAML reads it: `yes`/`no` are booleans, `0644` is octal.
-    const doc = parseDocument(text, { lineCounter: this.counter, uniqueKeys: true, prettyErrors: false, version: '1.1' });
+    // YAML 1.1 as Ansible's PyYAML reads it: `yes`/`no` are booleans, `0644` is octal. A key given twice
+    // keeps the last value, as PyYAML does (and the yaml package's duplicate check is quadratic).
+    const doc = parseDocument(text, { lineCounter: this.counter, uniqueKeys: false, prettyErrors: false, version: '1.1' });
     const err = doc.errors[0];
     if (err) {
       const pos = this.counter.linePos(err.pos[0]);

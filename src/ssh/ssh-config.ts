@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import SSHConfig, { glob, LineType, type Line } from 'ssh-config';
+import SSHConfig, { LineType, type Line } from 'ssh-config';
 import { InputError } from '../core/errors.js';
 
 /** One option line as written: its words, the raw text after the keyword, where it is. */
@@ -33,6 +33,9 @@ const REPEATABLE = new Set(['identityfile', 'certificatefile', 'localforward', '
 const MAX_INCLUDE_DEPTH = 16;
 
 export class SshConfig {
+  /** Jump hosts are looked up once per guest behind them: the same answer each time. */
+  private readonly memo = new Map<string, HostConfig>();
+
   private constructor(
     /** The file read ('' when none). */
     readonly file: string,
@@ -67,6 +70,16 @@ export class SshConfig {
    * naming their line: fleet does not guess where a guest is.
    */
   lookup(host: string, user: string | undefined, localUser: string): HostConfig {
+    const key = `${host}\0${user ?? ''}\0${localUser}`;
+    let found = this.memo.get(key);
+    if (!found) {
+      found = this.evaluate(host, user, localUser);
+      this.memo.set(key, found);
+    }
+    return found;
+  }
+
+  private evaluate(host: string, user: string | undefined, localUser: string): HostConfig {
     const options = new Map<string, ConfigValue[]>();
     const ctx = { host, original: host, user, localUser, final: false, wantsFinal: false };
     const set = (opt: ConfigValue) => {
@@ -136,6 +149,30 @@ function matches(e: Extract<Entry, { kind: 'match' }>, ctx: Ctx, current: () => 
     if (ok === negate) return false;
   }
   return true;
+}
+
+// ssh's pattern lists (`*`, `?`, `!negated`, comma or word separated) as the ssh-config package reads
+// them, with each pattern compiled once: hundreds of guests are matched against every Host line.
+const compiled = new Map<string, RegExp>();
+function patternRegex(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^(?:${pattern.replace(/[\\()[\]{}.+^$|]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')})$`);
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/** True when `text` matches the list: a matching negated pattern vetoes, as in ssh_config(5). */
+function glob(list: string | string[], text: string): boolean {
+  const patterns = Array.isArray(list) ? list : list.split(',');
+  let result = false;
+  for (const p of patterns) {
+    if (p.startsWith('!')) {
+      if (patternRegex(p.slice(1)).test(text)) return false;
+    } else if (!result && patternRegex(p).test(text)) result = true;
+  }
+  return result;
 }
 
 /** Parses one file's text, numbering every line and inlining Include files. */
