@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { resolveTarget, SshConfig, type ResolveContext } from '../../src/ssh/index.js';
+import { resolveTarget, SshConfig, targetCredentials, type ResolveContext } from '../../src/ssh/index.js';
 import { proxyCommandAsJump, proxyFromSshArgs } from '../../src/ssh/ssh-config-proxy.js';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
 
@@ -142,6 +142,23 @@ describe('ssh_config lookups', () => {
     expect(resolveTarget({ name: 'g' }, ctx(SshConfig.parse(`Include ${sub}/*.conf\n`, '/main'))).target.port).toBe(2);
     // A directory where a file is expected cannot be read: refused, not skipped.
     expect(() => SshConfig.parse(`Include ${sub}\n`, '/main')).toThrow(`/main:1: Include of ${sub} cannot be read`);
+  });
+});
+
+describe('credentials per guest', () => {
+  it('offers the first identity file that was read, and the agent unless IdentityAgent none or IdentitiesOnly', () => {
+    const keys = new Map([['/b', Buffer.from('B')]]);
+    const base = { privateKey: Buffer.from('SHARED'), agent: '/agent.sock' };
+    const t = { name: 'g', address: 'g', port: 22, user: 'u' };
+    expect(targetCredentials({ ...t, identityFiles: ['/a', '/b'] }, base, keys)).toEqual({ username: 'u', privateKey: Buffer.from('B'), agent: '/agent.sock' });
+    expect(targetCredentials({ ...t, identityFiles: ['/a', '/b'], identitiesOnly: true }, base, keys).agent).toBeUndefined();
+    expect(targetCredentials({ ...t, identityFiles: ['/missing'], identityAgent: 'none' }, base, keys)).toEqual({ username: 'u', privateKey: Buffer.from('SHARED'), agent: undefined });
+    expect(targetCredentials({ ...t, identityAgent: '/other.sock' }, base, keys).agent).toBe('/other.sock');
+  });
+
+  it('reads IdentitiesOnly, IdentityAgent and HostKeyAlias from the config', () => {
+    const c = SshConfig.parse('Host g\n  IdentitiesOnly yes\n  IdentityAgent none\n  HostKeyAlias g-key\n', '/c');
+    expect(resolveTarget({ name: 'g' }, ctx(c)).target).toMatchObject({ identitiesOnly: true, identityAgent: 'none', hostKeyAlias: 'g-key' });
   });
 });
 
