@@ -4,6 +4,7 @@
 // failures naming the hop that failed, and a ProxyCommand carrying a pinned guest connection.
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -183,6 +184,22 @@ describe('failures say which hop failed', () => {
     const err = await failure(guest(1, { jump: [dead] }));
     expect(err.reason).toBe('unreachable');
     expect(err.message).toMatch(/^guest1 \(127\.163\.0\.1:2222\): jump host bastion-gone \(127\.164\.0\.9:2222\): ECONNREFUSED/);
+  });
+
+  it('jump host that never answers: its own deadline, then the guest fails naming it', async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((sock) => held.push(sock));
+    await new Promise<void>((resolve) => silent.listen(PORT, '127.164.0.5', resolve));
+    try {
+      const hop: JumpHop = { host: 'bastion-mute', address: '127.164.0.5', port: PORT, user: 'root' };
+      const err = await failure(guest(1, { jump: [hop], connectTimeoutMs: 500 }));
+      expect(err.reason).toBe('timeout');
+      expect(err.message).toBe('guest1 (127.163.0.1:2222): jump host bastion-mute (127.164.0.5:2222): no SSH session within 500 ms');
+    } finally {
+      held.forEach((s) => s.destroy());
+      silent.close();
+    }
+    await jumpsClosed();
   });
 
   it('jump host refuses the forward', async () => {
