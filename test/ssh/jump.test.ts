@@ -316,6 +316,19 @@ describe('fleet run --jump', () => {
     expect(channels(log())).toHaveLength(4);
   });
 
+  it('runs an inventory ProxyCommand (ansible_ssh_common_args) per guest', async () => {
+    const script = join(import.meta.dirname, 'tcp-proxy.mjs');
+    const inv = join(dir, 'inventory_proxy');
+    const args = `-o ProxyCommand="${process.execPath} ${script} %h %p ${dir}/cli-proxy-%n.pid"`;
+    writeFileSync(inv, `[web]\n${[5, 6].map((i) => `guest${i} ansible_host=${guestAddr(i)} ansible_port=${PORT} ansible_user=${tf.emu.user}`).join('\n')}\n[web:vars]\nansible_ssh_common_args='${args}'\n`);
+    const r = await fleet('run', ...sel(), '-i', inv, '--', 'hostname');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.out).filter((x) => x.host).map((x) => x.status)).toEqual(['ok', 'ok']);
+    // One proxy per guest, each given its guest's name.
+    expect([5, 6].map((i) => Number(readFileSync(join(dir, `cli-proxy-guest${i}.pid`), 'utf8')) > 0)).toEqual([true, true]);
+  });
+
   it('exits 3 naming the jump host when its key is not pinned', async () => {
     const bare = join(dir, 'known_hosts_cli_bare');
     writeFileSync(bare, readFileSync(tf.emu.knownHostsPath));
