@@ -35,6 +35,11 @@ function realGuestDir(guestDir: string): { path: string; dev: number } {
   return real;
 }
 
+/** A guest's root is going away (its overlay with the emulator): a later path of the same name is another. */
+export function forgetGuestDir(guestDir: string): void {
+  realGuestDirs.delete(guestDir);
+}
+
 /** Reads a guest file the way the guest's sshd would see it, refusing anything a symlink (or `..`)
  * takes outside the guest's own directories (a guest's root must not make the emulator read host
  * files, say the client's private key, as its host key), and anything but a regular file of sane

@@ -10,7 +10,7 @@ import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 'ssh2';
 import type { Fault, FaultKind } from './faults.js';
 import { personalize } from './golden.js';
-import { authorizedKeys, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
+import { authorizedKeys, forgetGuestDir, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
 import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxSpawner } from './sandbox.js';
 
@@ -434,6 +434,7 @@ export class Guest {
     for (const srv of [this.control, this.statusSocket]) if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
     this.control = this.statusSocket = undefined;
     await Promise.allSettled([...this.processes].map((p) => p.result));
+    forgetGuestDir(this.cfg.dir);
   }
 }
 
