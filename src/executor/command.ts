@@ -48,6 +48,7 @@ export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c
       hostKeyAlias: t.hostKeyAlias,
       knownHosts: o.knownHosts,
       credentials: targetCredentials(t, o.credentials, o.identities),
+      identities: o.identities,
       connectTimeoutMs: t.connectTimeoutMs ?? o.connectTimeoutMs,
       ...(t.serverAliveIntervalMs ? { keepaliveIntervalMs: t.serverAliveIntervalMs } : {}),
     });

@@ -1,9 +1,10 @@
 // `keys scan` as data: probe every selected guest's host keys, judge them against known_hosts, and
 // find clone groups (guests presenting the same key). Classification is pure; probing is the I/O.
 import { fanout } from '../executor/index.js';
-import { pinsOf, probeHostKeys, verify, type KnownHosts, type PresentedKey, type ProbeType } from '../ssh/index.js';
+import { pinsOf, probeHostKeys, verify, type ConnectionTarget, type Credentials, type KnownHosts, type PresentedKey, type ProbeOptions, type ProbeType } from '../ssh/index.js';
 
-export interface ScanTarget {
+/** A guest to probe; one behind jump hosts or a ProxyCommand is probed through them. */
+export interface ScanTarget extends Partial<Pick<ConnectionTarget, 'user' | 'jump' | 'proxyCommand'>> {
   name: string;
   address: string;
   port: number;
@@ -38,6 +39,17 @@ export interface ScanOptions {
   timeoutMs: number;
   types?: readonly ProbeType[];
   signal?: AbortSignal;
+  /** How jump hosts are logged into (guests behind one are probed through it): keys, agent. */
+  session?: { credentials: Omit<Credentials, 'username'>; identities?: ReadonlyMap<string, Buffer> };
+}
+
+/** The route to probe a guest by, when it is not straight over TCP; its hops pinned by `kh`. */
+export function probeVia(t: ScanTarget, kh: KnownHosts, session: ScanOptions['session']): ProbeOptions['via'] {
+  if (!t.jump?.length && !t.proxyCommand) return undefined;
+  return {
+    name: t.name, user: t.user ?? 'fleet-keyscan', jump: t.jump, proxyCommand: t.proxyCommand, knownHosts: kh,
+    credentials: session?.credentials ?? {}, identities: session?.identities,
+  };
 }
 
 /** Judges one guest's presented keys: revoked beats changed beats unknown; all ok is pinned. */
@@ -94,7 +106,8 @@ export async function scanFleet(targets: ScanTarget[], kh: KnownHosts, o: ScanOp
     targets,
     async (t) => {
       const started = Date.now();
-      const r = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: o.timeoutMs }, o.types);
+      const via = probeVia(t, kh, o.session);
+      const r = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: o.timeoutMs, ...(via ? { via } : {}) }, o.types);
       const judged = r.error ? { status: 'unreachable' as const, verdicts: [] } : pinStatus(kh, t, r.keys);
       byName.set(t.name, {
         host: t.name, address: t.address, port: t.port, keys: r.error ? [] : r.keys, ...judged, cloneGroup: null,

@@ -49,6 +49,8 @@ export interface ConnectOptions {
   hostKeyAlias?: string;
   /** Jump hosts, first hop first: the guest is reached through a direct-tcpip channel of the last. */
   jump?: JumpHop[];
+  /** Private keys already read (and decrypted), by path: a jump host's identity files are taken from here first. */
+  identities?: ReadonlyMap<string, Buffer>;
   /** Pins for the jump hosts when they are not in knownHosts (a rotation pins the guest alone). */
   jumpKnownHosts?: KnownHosts;
   /** A ProxyCommand (%h %n %p %r %% unexpanded) whose stdin and stdout carry the connection. */

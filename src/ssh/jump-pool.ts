@@ -13,6 +13,8 @@ export interface HopContext {
   knownHosts: KnownHosts;
   credentials: Omit<Credentials, 'username'>;
   connectTimeoutMs: number;
+  /** Keys already read, by path (an encrypted one decrypted once): looked up before reading a file. */
+  identities?: ReadonlyMap<string, Buffer>;
 }
 
 /** One hop's connection, as long as some guest (or a later hop) needs it. */
@@ -49,7 +51,7 @@ function keyOf(chain: JumpHop[], ctx: HopContext): string {
 
 /** A hop's own identity file when it has a readable one, else the guest's key; the agent either way. */
 function hopCredentials(hop: JumpHop, ctx: HopContext): Omit<Credentials, 'username'> {
-  const own = (hop.identityFiles ?? []).map(readKeyFile).find((k): k is Buffer => k !== null);
+  const own = (hop.identityFiles ?? []).map((f) => ctx.identities?.get(f) ?? readKeyFile(f)).find((k): k is Buffer => k !== null);
   return own ? { ...ctx.credentials, privateKey: own } : ctx.credentials;
 }
 

@@ -46,7 +46,9 @@ function direct(o: ConnectOptions): Route {
 
 function throughJump(o: ConnectOptions): Route {
   const who = `${o.name} (${o.address}:${o.port})`;
-  const entry = acquireJump(o.jump!, { knownHosts: o.jumpKnownHosts ?? o.knownHosts, credentials: o.credentials, connectTimeoutMs: o.connectTimeoutMs });
+  const entry = acquireJump(o.jump!, {
+    knownHosts: o.jumpKnownHosts ?? o.knownHosts, credentials: o.credentials, connectTimeoutMs: o.connectTimeoutMs, identities: o.identities,
+  });
   // A hop's failure (unreachable, key refused, auth refused) becomes the guest's, in the hop's words.
   const before = entry.conn.catch((err: unknown) => {
     const e = err instanceof SshError ? err : new SshError((err as Error).message, 'unreachable', o.name);

@@ -72,6 +72,8 @@ export interface ProbeRoute {
   knownHosts: KnownHosts;
   /** What the jump hosts are logged into with (a hop's own identity files first). */
   credentials: Omit<Credentials, 'username'>;
+  /** Keys already read, by path (a hop's identity files are looked up here first). */
+  identities?: ReadonlyMap<string, Buffer>;
 }
 
 /**
@@ -104,7 +106,7 @@ export function probeHostKey(o: ProbeOptions, type: ProbeType): Promise<Presente
       route = openRoute({
         name: o.via?.name ?? where, address: o.address, port: o.port, knownHosts: o.via?.knownHosts ?? NO_PINS,
         credentials: { ...o.via?.credentials, username: o.via?.user ?? 'fleet-keyscan' }, connectTimeoutMs: o.timeoutMs,
-        jump: o.via?.jump, proxyCommand: o.via?.proxyCommand,
+        jump: o.via?.jump, proxyCommand: o.via?.proxyCommand, identities: o.via?.identities,
       });
     } catch (err) {
       return finish(new ProbeError(`${where}: ${(err as Error).message}`, 'unreachable'));

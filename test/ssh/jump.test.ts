@@ -329,6 +329,26 @@ describe('fleet run --jump', () => {
     expect([5, 6].map((i) => Number(readFileSync(join(dir, `cli-proxy-guest${i}.pid`), 'utf8')) > 0)).toEqual([true, true]);
   });
 
+  it('keys scan and keys trust reach guests through the jump host', async () => {
+    const log = sinceMark(a);
+    const r = await fleet('keys', 'scan', ...sel(), '--jump', `root@${a.address}:${a.port}`);
+    expect(r.code).toBe(1); // the emulated guests are clones: one clone group
+    expect(jsonLines(r.out).filter((x) => x.host).map((x) => x.status)).toEqual(['pinned', 'pinned', 'pinned', 'pinned']);
+    await jumpsClosed();
+    expect(logins(log())).toBe(1);
+    expect(new Set(channels(log()))).toEqual(new Set([1, 2, 3, 4].map((i) => `${guestAddr(i)}:${PORT}`)));
+    // A guest not pinned yet is enrolled with the key it shows through the jump host.
+    const fresh = join(dir, 'known_hosts_cli_trust');
+    writeFileSync(fresh, `[${a.address}]:${a.port} ssh-ed25519 ${a.hostKey}\n`);
+    const t = await fleet('keys', 'trust', 'guest1', ...sel().filter((x) => x !== '--json'), '--known-hosts', fresh, '--jump', `root@${a.address}:${a.port}`, '--yes');
+    expect(t.err).toBe('');
+    expect(t.code).toBe(0);
+    const kh2 = await loadKnownHosts(fresh);
+    const pin = readFileSync(tf.emu.knownHostsPath, 'utf8').split('\n').find((l) => l.includes(' ssh-ed25519 '))!.split(' ')[2];
+    expect(kh2.lines.some((l) => l.kind === 'entry' && l.key.toString('base64') === pin)).toBe(true);
+    await jumpsClosed();
+  });
+
   it('exits 3 naming the jump host when its key is not pinned', async () => {
     const bare = join(dir, 'known_hosts_cli_bare');
     writeFileSync(bare, readFileSync(tf.emu.knownHostsPath));

@@ -2,10 +2,18 @@
 // resolveHosts, re-exported from ../selection.ts), the confirmation rule (inquirer on a terminal,
 // --yes otherwise, never a prompt nobody can answer), and how keys and clone groups read on screen.
 import { UsageError } from '../../core/index.js';
-import type { CloneGroup, GuestScan } from '../../hostkeys/index.js';
+import type { GuestTarget } from '../../executor/index.js';
+import type { CloneGroup, GuestScan, ScanOptions } from '../../hostkeys/index.js';
 import { foldHosts } from '../../inventory/index.js';
+import type { KnownHosts } from '../../ssh/index.js';
+import { resolveSession, type SelectionFlags } from '../selection.js';
 
 export { resolveHosts } from '../selection.js';
+
+/** Guests behind jump hosts are scanned through them, which takes a login there: the keys for it, only then. */
+export async function scanSession(f: SelectionFlags, targets: GuestTarget[], knownHosts: KnownHosts): Promise<ScanOptions['session']> {
+  return targets.some((t) => t.jump?.length) ? resolveSession(f, targets, knownHosts) : undefined;
+}
 
 export const out = (s: string) => process.stdout.write(s);
 

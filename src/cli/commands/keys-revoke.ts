@@ -7,12 +7,13 @@ import { foldHosts } from '../../inventory/index.js';
 import { addRevoked, fingerprintSha256, updateKnownHosts, type KnownHostsEntry } from '../../ssh/index.js';
 import { interruptible } from '../interrupt.js';
 import type { SelectionFlags } from '../selection.js';
-import { confirm, out, resolveHosts } from './keys-common.js';
+import { confirm, out, resolveHosts, scanSession } from './keys-common.js';
 
 export async function revoke(fingerprint: string, selection: string | undefined, f: SelectionFlags & { fanout: number; yes?: boolean }): Promise<void> {
   const wanted = fingerprint.startsWith('SHA256:') ? fingerprint : `SHA256:${fingerprint}`;
   const { targets, knownHosts, knownHostsPath } = await resolveHosts(selection, f);
-  const { scans } = await interruptible((signal) => scanFleet(targets, knownHosts, { fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, signal }));
+  const session = await scanSession(f, targets, knownHosts);
+  const { scans } = await interruptible((signal) => scanFleet(targets, knownHosts, { session, fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, signal }));
   const fromFile = knownHosts.lines.find((l): l is KnownHostsEntry => l.kind === 'entry' && fingerprintSha256(l.key) === wanted);
   const fromScan = scans.flatMap((s) => s.keys).find((k) => k.fingerprint === wanted);
   const key = fromFile ? { keyType: fromFile.keyType, key: fromFile.key } : fromScan ? { keyType: fromScan.keyType, key: fromScan.key } : undefined;

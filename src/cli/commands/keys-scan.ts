@@ -6,7 +6,7 @@ import type { ProbeType } from '../../ssh/index.js';
 import { setExitStatus } from '../exit.js';
 import { interruptible } from '../interrupt.js';
 import type { SelectionFlags } from '../selection.js';
-import { describeGroups, keyLine, out, resolveHosts, statusWord } from './keys-common.js';
+import { describeGroups, keyLine, out, resolveHosts, scanSession, statusWord } from './keys-common.js';
 
 export interface ScanFlags extends SelectionFlags {
   fanout: number;
@@ -16,9 +16,10 @@ export interface ScanFlags extends SelectionFlags {
 
 export async function scan(selection: string | undefined, f: ScanFlags): Promise<void> {
   const { targets, knownHosts } = await resolveHosts(selection, f);
+  const session = await scanSession(f, targets, knownHosts);
   const t0 = Date.now();
   const { scans, groups } = await interruptible((signal) =>
-    scanFleet(targets, knownHosts, { fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, types: f.types, signal }),
+    scanFleet(targets, knownHosts, { session, fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, types: f.types, signal }),
   );
   const count = (s: GuestScan['status']) => scans.filter((x) => x.status === s).length;
   const summary = {

@@ -6,7 +6,7 @@ import { foldHosts, loadInventory, select } from '../../inventory/index.js';
 import { setExitStatus } from '../exit.js';
 import { interruptible } from '../interrupt.js';
 import type { SelectionFlags } from '../selection.js';
-import { confirm, describeGroups, keyLine, out, resolveHosts } from './keys-common.js';
+import { confirm, describeGroups, keyLine, out, resolveHosts, scanSession } from './keys-common.js';
 
 export interface TrustFlags extends SelectionFlags {
   fanout: number;
@@ -18,8 +18,9 @@ export interface TrustFlags extends SelectionFlags {
 
 export async function trust(selection: string | undefined, f: TrustFlags): Promise<void> {
   const { targets, knownHosts, knownHostsPath } = await resolveHosts(selection, f);
+  const session = await scanSession(f, targets, knownHosts);
   const vars = f.confirmWith ? new Map(select(await loadInventory(f.inventory), selection ?? f.limit ?? 'all').map((h) => [h.name, h.vars])) : undefined;
-  const { scans } = await interruptible((signal) => scanFleet(targets, knownHosts, { fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, signal }));
+  const { scans } = await interruptible((signal) => scanFleet(targets, knownHosts, { session, fanout: f.fanout, timeoutMs: f.connectTimeout * 1000, signal }));
   const plan = planTrust(scans, knownHosts);
 
   if (plan.enrol.length > 0) {
