@@ -1,5 +1,5 @@
 // `fleet keys rotate [sel]` and `fleet keys status`: journaled rotation and where it stands.
-import { EXIT } from '../../core/index.js';
+import { EXIT, UsageError } from '../../core/index.js';
 import { countOutcomes, rotateFleet, rotationStatus, type GuestRotation, type RotatePlan } from '../../hostkeys/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import { fingerprintSha256, type ProbeType } from '../../ssh/index.js';
@@ -30,6 +30,9 @@ const journalOf = (f: { journal?: string }, knownHostsPath: string) => f.journal
 
 export async function rotate(selection: string | undefined, f: RotateFlags): Promise<void> {
   const { targets: chosen, session, knownHostsPath } = await resolveSelection(selection, f);
+  // Its steps reconnect straight to each guest: refused up front rather than tried at the wrong address.
+  const behind = chosen.filter((t) => t.jump?.length || t.proxyCommand).map((t) => t.name);
+  if (behind.length > 0) throw new UsageError(`keys rotate does not go through jump hosts or a ProxyCommand yet; selected guests behind one: ${foldHosts(behind)}`);
   // The confirmation command gets each guest's inventory variables in its environment.
   const vars = f.confirmWith || f.console ? new Map(select(await loadInventory(f.inventory), selection ?? f.limit ?? 'all').map((h) => [h.name, h.vars])) : undefined;
   const targets = chosen.map((t) => ({ ...t, ...(vars?.get(t.name) ? { vars: vars.get(t.name) } : {}) }));
