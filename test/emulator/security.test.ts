@@ -2,7 +2,7 @@
 // other guests through file handles, forbidden system calls, the network and signals. The state
 // directory is on disk here, as in the README's own example, because a file handle opened through a
 // guest's writable mount of the host's disk file system would reach every host file.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ const SOURCE = fileURLToPath(new URL('./escape-probe.c', import.meta.url));
 const DISK = process.env.FLEET_TEST_DISK_DIR ?? '/var/tmp'; // tmpfs under the test config's TMPDIR: not this
 const F = useFleet({ guests: 3, subnet: '127.120.0.0/16' }, DISK);
 const HOST_NET = useFleet({ guests: 1, subnet: '127.121.0.0/16', hostNetwork: true });
+const LARGE = useFleet({ guests: 300, subnet: '127.122.0.0/16' });
 const PROBE = '/tmp/escape-probe';
 
 let hostProbe: string;
@@ -135,5 +136,34 @@ describe('a guest\'s network', () => {
 
   it('shares the host\'s network only when the emulator is started with hostNetwork', async () => {
     expect(await guestListens(HOST_NET, 1, '127.121.0.9', 2222)).toEqual({ reachable: true });
+  });
+});
+
+describe('guests\' network namespaces', () => {
+  /** Network namespaces the emulator's spawner holds open (its own, the host's, included once). */
+  const heldNamespaces = () => {
+    const pid = LARGE().emu.spawnerPid!;
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('net:');
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+  };
+
+  it('keeps a bounded number of idle ones, whatever the size of the fleet, and each guest stays alone', async () => {
+    const guests = LARGE().emu.guests.length;
+    for (let next = 1; next <= guests;) {
+      const batch = Array.from({ length: Math.min(32, guests - next + 1) }, (_, k) => next + k);
+      next += batch.length;
+      const results = await Promise.all(batch.map((i) => runOn(LARGE(), i, 'grep -c : /proc/net/dev')));
+      for (const r of results) expect(r.stdout).toBe('1\n');
+    }
+    expect(heldNamespaces()).toBeLessThanOrEqual(256 + 1);
+    expect(heldNamespaces()).toBeGreaterThan(200);
+    // The first guests' namespaces went first; they get new ones, as private as before.
+    const again = await runOn(LARGE(), 1, `cat /proc/net/tcp | grep -ci ":08AE "; true`);
+    expect(again.stdout).toBe('0\n');
   });
 });

@@ -646,6 +646,7 @@ static int sandbox_main(int argc, char **argv) {
 struct job {
   long long id;
   pid_t pid; /* 0 once reaped */
+  int netns; /* the guest's network namespace it holds while it runs, or -1 */
   int fds[4]; /* our copies of the emulator's ends: stdin write, stdout read, stderr read, pty control write (or -1) */
 };
 static struct job *jobs;
@@ -669,13 +670,20 @@ static void drop_job_if_done(struct job *j) {
 
 /* Each guest's network namespace (loopback only), made on its first command and held open here: a
  * guest's listeners, its socket table and its abstract sockets are its own, so a guest cannot serve
- * on a stopped guest's address or see the emulator's connections. */
+ * on a stopped guest's address or see the emulator's connections. A namespace costs the kernel about
+ * 200 KiB, and nothing in it outlives the guest's commands (they die with their PID namespace), so
+ * only NETNS_IDLE_MAX namespaces without a running command are kept, the least recently used going
+ * first: memory follows the commands running at once, not the size of the fleet. */
+#define NETNS_IDLE_MAX 256
 struct netns {
   char *guest;
   int fd;
+  int jobs; /* commands running in it */
+  unsigned long long used;
 };
 static struct netns *netnss;
-static size_t nnetns, capnetns;
+static size_t nnetns, capnetns, idle_netns;
+static unsigned long long netns_clock;
 static int host_netns = -1;
 
 static int bring_loopback_up(void) {
@@ -689,10 +697,8 @@ static int bring_loopback_up(void) {
   return ok ? 0 : -1;
 }
 
-/* The namespace of `guest` (its directory), made now if it has none; -1 with errno on failure. */
-static int guest_netns(const char *guest) {
-  for (size_t i = 0; i < nnetns; i++)
-    if (!strcmp(netnss[i].guest, guest)) return netnss[i].fd;
+/* A new namespace with loopback up, as a descriptor; -1 with errno. */
+static int new_netns(void) {
   if (host_netns < 0 && (host_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) return -1;
   if (unshare(CLONE_NEWNET) != 0) return -1;
   int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), saved = errno;
@@ -704,12 +710,48 @@ static int guest_netns(const char *guest) {
     errno = saved;
     return -1;
   }
-  if (nnetns == capnetns) {
-    capnetns = capnetns ? 2 * capnetns : 64;
-    if (!(netnss = realloc(netnss, capnetns * sizeof *netnss))) die("realloc");
-  }
-  netnss[nnetns++] = (struct netns){.guest = strdup(guest), .fd = fd};
   return fd;
+}
+
+/* Takes the namespace of `guest` (its directory) for one more command, made now if it has none: its
+ * descriptor, or -1 with errno. release_netns gives it back. */
+static int acquire_netns(const char *guest) {
+  struct netns *n = NULL;
+  for (size_t i = 0; i < nnetns && !n; i++)
+    if (!strcmp(netnss[i].guest, guest)) n = &netnss[i];
+  if (!n) {
+    int fd = new_netns();
+    if (fd < 0) return -1;
+    if (nnetns == capnetns) {
+      capnetns = capnetns ? 2 * capnetns : 64;
+      if (!(netnss = realloc(netnss, capnetns * sizeof *netnss))) die("realloc");
+    }
+    n = &netnss[nnetns++];
+    *n = (struct netns){.guest = strdup(guest), .fd = fd};
+    idle_netns++;
+  }
+  if (n->jobs++ == 0) idle_netns--;
+  n->used = ++netns_clock;
+  return n->fd;
+}
+
+static void release_netns(int fd) {
+  for (size_t i = 0; i < nnetns; i++) {
+    if (netnss[i].fd != fd) continue;
+    if (--netnss[i].jobs == 0) idle_netns++;
+    netnss[i].used = ++netns_clock;
+    break;
+  }
+  while (idle_netns > NETNS_IDLE_MAX) {
+    size_t oldest = nnetns;
+    for (size_t i = 0; i < nnetns; i++)
+      if (netnss[i].jobs == 0 && (oldest == nnetns || netnss[i].used < netnss[oldest].used)) oldest = i;
+    if (oldest == nnetns) break;
+    close(netnss[oldest].fd);
+    free(netnss[oldest].guest);
+    netnss[oldest] = netnss[--nnetns];
+    idle_netns--;
+  }
 }
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -751,7 +793,7 @@ static void start_job(long long id, char *payload, size_t len, int with_ctl) {
     else if (!strcmp(args[a], "--login")) a--; /* the one flag without a value */
   }
   int netns = -1;
-  if (strcmp(net, "host") != 0 && (!guest || (netns = guest_netns(guest)) < 0)) {
+  if (strcmp(net, "host") != 0 && (!guest || (netns = acquire_netns(guest)) < 0)) {
     reply("F %lld %d\n", id, guest ? errno : EINVAL);
     return;
   }
@@ -782,7 +824,7 @@ static void start_job(long long id, char *payload, size_t len, int with_ctl) {
     jobs = realloc(jobs, capjobs * sizeof *jobs);
     if (!jobs) die("realloc");
   }
-  jobs[njobs++] = (struct job){.id = id, .pid = pid, .fds = {in[1], out[0], err[0], ctl[1]}};
+  jobs[njobs++] = (struct job){.id = id, .pid = pid, .netns = netns, .fds = {in[1], out[0], err[0], ctl[1]}};
   if (with_ctl) reply("P %lld %d %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0], ctl[1]);
   else reply("P %lld %d %d %d %d\n", id, (int)pid, in[1], out[0], err[0]);
   return;
@@ -794,8 +836,11 @@ fail_out:
   close(out[0]), close(out[1]);
 fail_in:
   close(in[0]), close(in[1]);
-fail:
-  reply("F %lld %d\n", id, errno);
+fail: {
+  int saved = errno;
+  if (netns >= 0) release_netns(netns);
+  reply("F %lld %d\n", id, saved);
+}
 }
 
 static void reap(void) {
@@ -805,6 +850,7 @@ static void reap(void) {
     for (size_t i = 0; i < njobs; i++) {
       if (jobs[i].pid != pid) continue;
       jobs[i].pid = 0;
+      if (jobs[i].netns >= 0) release_netns(jobs[i].netns), jobs[i].netns = -1;
       reply("X %lld %d\n", jobs[i].id, status);
       drop_job_if_done(&jobs[i]);
       break;
