@@ -1,6 +1,7 @@
 // `fleet keys scan` as a check on 30 cloned guests: identical guests are one folded row (not one per
 // guest), and the exit status says whether anything is left to do (clone group, unpinned key,
 // unreachable guest: 1; a CHANGED or revoked key: 3; every guest its own pinned keys: 0).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fleet } from './cli-harness.js';
@@ -11,7 +12,8 @@ let kh: string;
 const sel = () => ['-i', F().emu.inventoryPath, '--known-hosts', kh];
 
 beforeAll(() => {
-  kh = join(F().state, 'admin_known_hosts'); // nothing trusted yet
+  kh = join(F().state, 'admin_known_hosts');
+  writeFileSync(kh, ''); // nothing trusted yet
 });
 
 describe('fleet keys scan folds identical guests and exits as a check', () => {

@@ -1,7 +1,7 @@
 // The way back for a guest presenting the revoked golden key (a new clone, a snapshot restore):
 // `keys rotate --console CMD` regenerates its keys through the console, never over SSH; and
 // `keys trust --confirm-with CMD` re-enrols guests only with keys another channel confirms.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,8 @@ describe('a guest presenting the revoked golden key has a way back', () => {
   });
 
   it('trust --confirm-with re-enrols only guests whose keys the console shows, without asking', async () => {
-    const fresh = join(F().state, 'fresh_known_hosts'); // nothing pinned yet
+    const fresh = join(F().state, 'fresh_known_hosts');
+    writeFileSync(fresh, ''); // nothing pinned yet
     const cat = `${fleetCmd()} -- 'cat /etc/ssh/ssh_host_*_key.pub'`;
     // guest002's channel shows nothing: it must not be pinned.
     const onlyFirst = `[ "$FLEET_HOST" = guest001 ] && ${cat}`;
