@@ -9,13 +9,14 @@ import { registerKeys } from './commands/keys-cli.js';
 import { setCommandWords } from './words.js';
 import { exitStatus, resetExitStatus } from './exit.js';
 import { accountForLost, resetInFlight } from './in-flight.js';
+import { installValidation } from './options.js';
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
     .description('Run, push, schedule and re-key hundreds of cloned Linux guests over pinned SSH.\n' +
       'Every host key is checked against a known_hosts file; nothing turns that off.')
     .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
+    .option('--debug', 'print the stack trace of an unexpected error')
     .addHelpText('after', `
 Exit status: 0 all selected guests succeeded, 1 some failed, 2 usage or input error, 3 a host key was refused.
 Try it on the bundled emulator:
@@ -26,7 +27,7 @@ Try it on the bundled emulator:
   registerCron(program);
   registerKeys(program);
   registerEmulator(program);
-  return program;
+  return installValidation(program);
 }
 
 /** Runs the CLI; returns the exit status instead of exiting, so tests can call it in-process. */
@@ -52,7 +53,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`fleet: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`fleet: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    // One line unless asked for the stack: a trace is for whoever fixes fleet, not for every user.
+    const debug = argv.slice(0, dashes >= 0 ? dashes : undefined).includes('--debug');
+    const e = err as Error;
+    process.stderr.write(debug ? `fleet: internal error: ${e.stack ?? String(err)}\n`
+      : `fleet: internal error: ${(e.message ?? String(err)).split('\n')[0]} (--debug shows where)\n`);
     return 70;
   } finally {
     stalled.dispose();

@@ -3,6 +3,7 @@
 import net from 'node:net';
 import type { Emulator } from './fleet.js';
 import type { FaultKind } from './faults.js';
+import { FleetError } from '../core/index.js';
 
 export type ControlRequest =
   | { op: 'status' }
@@ -20,7 +21,8 @@ export async function serveControl(emu: Emulator, path: string): Promise<net.Ser
     sock.on('end', () => {
       void handle(emu, body).then(
         (reply) => sock.end(JSON.stringify({ ok: true, ...reply })),
-        (err: Error) => sock.end(JSON.stringify({ ok: false, error: err.message })),
+        // A refusal the caller caused (an unknown guest, a bad spec) keeps its exit status across the socket.
+        (err: Error) => sock.end(JSON.stringify({ ok: false, error: err.message, exitCode: err instanceof FleetError ? err.exitCode : undefined })),
       );
     });
   });
@@ -80,8 +82,8 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 10
     sock.on('end', () => {
       clearTimeout(timer);
       try {
-        const parsed = JSON.parse(reply) as { ok: boolean; error?: string };
-        if (!parsed.ok) reject(new Error(parsed.error));
+        const parsed = JSON.parse(reply) as { ok: boolean; error?: string; exitCode?: number };
+        if (!parsed.ok) reject(parsed.exitCode !== undefined ? new FleetError(parsed.error ?? 'refused', parsed.exitCode) : new Error(parsed.error));
         else resolve(parsed);
       } catch {
         reject(new Error(`garbled answer from the emulator at ${path}`));
