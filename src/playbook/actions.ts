@@ -46,8 +46,8 @@ export interface ActionContext {
   shells: GuestShells;
   sudo: boolean;
   timeoutMs?: number;
-  /** The step's conditions (when, creates, unless) as guard text, and as written for messages. */
-  guard?: { script: string; written: Guards };
+  /** The step's conditions (when, creates, unless): rendered, as guard text, and as written for messages. */
+  guard?: { conditions: Guards; script: string; written: Guards };
 }
 
 /** Skipped by the conditions, or the action's outcome. */
@@ -58,7 +58,7 @@ export async function runCommand(c: ActionContext, command: string, stdin?: Buff
   const text = stdin === undefined ? undefined : stdin.toString('utf8');
   if (text !== undefined && (text.includes('\0') || !Buffer.from(text).equals(stdin!))) return runOwnCommand(c, command, stdin);
   const sh = await c.shells.get(c.sudo);
-  const r = await sh.run(command, { guard: c.guard?.script, input: text, timeoutMs: c.timeoutMs, keep: STEP_OUTPUT_KEEP });
+  const r = await sh.run(command, { guard: c.guard?.conditions, input: text, timeoutMs: c.timeoutMs, keep: STEP_OUTPUT_KEEP });
   if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString());
   return commandOutcome(c, r);
 }
@@ -67,7 +67,7 @@ export async function runCommand(c: ActionContext, command: string, stdin?: Buff
 export async function testConditions(c: ActionContext): Promise<string | undefined> {
   if (!c.guard) return undefined;
   const sh = await c.shells.get(c.sudo);
-  const r = await sh.run('exit 0', { guard: c.guard.script, timeoutMs: c.timeoutMs, keep: 4096 });
+  const r = await sh.run('true', { guard: c.guard.conditions, timeoutMs: c.timeoutMs, keep: 4096 });
   if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString()).skipped;
   if (r.exitCode !== 0) commandOutcome(c, r);
   return undefined;
@@ -124,7 +124,7 @@ export async function writeFile(c: ActionContext, f: FileWrite): Promise<ActionO
   const sh = await c.shells.get(c.sudo);
   let r: FileResult;
   try {
-    r = await writeThroughShell(sh, c.conn, shellFile(c, f), c.guard?.script, c.timeoutMs);
+    r = await writeThroughShell(sh, c.conn, shellFile(c, f), c.guard?.conditions, c.timeoutMs);
   } catch (err) {
     throw fileError(c, err);
   }
@@ -199,7 +199,7 @@ async function validate(c: ActionContext, f: FileWrite): Promise<ActionOutcome> 
 export async function previewFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
   if (f.data.length > SHELL_FILE_MAX) return previewOwnFile(c, f);
   const sh = await c.shells.get(c.sudo);
-  const r = await previewThroughShell(sh, shellFile(c, f), c.guard?.script, c.timeoutMs);
+  const r = await previewThroughShell(sh, shellFile(c, f), c.guard?.conditions, c.timeoutMs);
   if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
   if (r.kind === 'failed') throw shellFailure(c, f.dest, r.step, r.r);
   return { changed: r.changed, note: r.note, ...(r.diff !== undefined ? { diff: r.diff } : {}) };

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
 import { unifiedDiff } from '../schedule/index.js';
+import type { Guards } from './guards.js';
 import type { GuestShell, ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
@@ -36,7 +37,7 @@ export type FileResult =
   | { kind: 'refused'; status: number; stdout: string; stderr: string }
   | { kind: 'failed'; step: string; r: ShellResult };
 
-export async function writeThroughShell(sh: GuestShell, conn: SshConnection, f: ShellFile, guard: string | undefined, timeoutMs?: number): Promise<FileResult> {
+export async function writeThroughShell(sh: GuestShell, conn: SshConnection, f: ShellFile, guard: Guards | undefined, timeoutMs?: number): Promise<FileResult> {
   const withStat = f.mode !== undefined || f.owner !== undefined;
   const probed = await sh.run(probeScript(f.dest, withStat), { guard, timeoutMs, keep: KEEP });
   if (probed.guard !== undefined) return { kind: 'skipped', guard: probed.guard, stderr: probed.stderr.toString() };
@@ -52,7 +53,8 @@ export async function writeThroughShell(sh: GuestShell, conn: SshConnection, f: 
     return r.exitCode === 0 ? { kind: 'done', changed: true } : { kind: 'failed', step: 'metadata', r };
   }
   const backup = f.backup && now.existing ? `${f.dest}.fleet-bak-${f.backupSuffix}` : undefined;
-  const r = await sh.run(installScript(f, want, backup), { input: base64Lines(f.data), timeoutMs, keep: KEEP });
+  const inline = plainText(f.data);
+  const r = await sh.run(installScript(f, want, backup, !!now.existing, inline), { ...(inline ? {} : { input: base64Lines(f.data) }), timeoutMs, keep: KEEP });
   const refused = /^refused (\d+)$/m.exec(r.stdout.toString());
   if (refused) return { kind: 'refused', status: Number(refused[1]), stdout: '', stderr: r.stderr.toString() };
   if (r.exitCode !== 0) return { kind: 'failed', step: 'install', r };
@@ -63,21 +65,42 @@ function base64Lines(data: Buffer): string {
   return data.toString('base64').replace(/.{1,76}/g, '$&\n');
 }
 
-/** The guest side of a changed file; the validator's output goes to stderr, its refusal to stdout. */
-function installScript(f: ShellFile, want: string, backup: string | undefined): string {
+/** Text up to this size that is printable ASCII goes in the shell's own text (quoted), not base64. */
+const INLINE_MAX = 64 << 10;
+const PLAIN = /^[\t\n\r\x20-\x7e]*$/;
+/**
+ * The bytes can be written by the shell itself (`printf %s '...'`: no base64 or sha256sum process):
+ * printable ASCII, so nothing in them is special to any shell; the quoted text either reaches the
+ * guest whole or the shell cannot parse the command and writes nothing.
+ */
+const plainText = (data: Buffer) => data.length <= INLINE_MAX && PLAIN.test(data.toString('latin1'));
+
+/**
+ * The guest side of a changed file; the validator's output goes to stderr, its refusal to stdout.
+ * Every process it starts costs the guest an exec, so what the shell can do itself it does: the
+ * bytes are written by printf where they allow it, and a mode without execute or special bits is
+ * given by creating the file under the matching umask (chmod only for the others; a directory with
+ * a default ACL can still widen it, and the next run's check sees that and fixes it).
+ */
+function installScript(f: ShellFile, want: string, backup: string | undefined, exists: boolean, inline: boolean): string {
   const beside = `${posix.dirname(f.dest)}/.${posix.basename(f.dest)}.fleet-tmp-${randomBytes(6).toString('hex')}`;
   const owner = f.owner ?? (f.root ? '=' : '-');
+  const byUmask = f.mode !== undefined && (f.mode & ~0o666) === 0;
+  // Mode and owner kept from the file being replaced: one stat for both.
+  const keep = exists && (f.mode === undefined || owner === '=')
+    ? 'set -- $(stat -L -c \'%a %u:%g\' -- "$f") && [ $# = 2 ] || exit 1' : '';
+  const umask = byUmask ? (~f.mode! & 0o777).toString(8).padStart(3, '0') : f.mode !== undefined || exists ? '077' : undefined;
   return [
     `f=${q(f.dest)}; t=${q(beside)}`,
     `trap 'rm -f -- "$t"' EXIT`,
     'd=${t%/*}',
     '[ -d "$d" ] || { echo "no such directory: $d" >&2; exit 1; }',
-    '(set -C; umask 077; base64 -d > "$t") || exit 1',
-    `[ "$(sha256sum < "$t")" = "${want}  -" ] || { echo 'received bytes do not match the SHA-256 sent' >&2; exit 1; }`,
-    f.mode !== undefined
-      ? `chmod ${f.mode.toString(8)} "$t" || exit 1`
-      : 'if [ -e "$f" ]; then m=$(stat -L -c %a -- "$f") || exit 1; else m=$(printf %o $((0666 & ~$(umask)))); fi; chmod "$m" "$t" || exit 1',
-    owner === '=' ? 'if [ -e "$f" ]; then chown -- "$(stat -L -c %u:%g -- "$f")" "$t" || exit 1; fi'
+    keep,
+    // A subshell (a fork, no exec): noclobber and the umask are for this file only, not the validator.
+    `(set -C;${umask ? ` umask ${umask};` : ''} ${inline ? `printf %s ${q(f.data.toString('latin1'))}` : 'base64 -d'} > "$t") || exit 1`,
+    !inline && `[ "$(sha256sum < "$t")" = "${want}  -" ] || { echo 'received bytes do not match the SHA-256 sent' >&2; exit 1; }`,
+    f.mode !== undefined ? (byUmask ? '' : `chmod ${f.mode.toString(8)} "$t" || exit 1`) : exists ? 'chmod "$1" "$t" || exit 1' : '',
+    owner === '=' ? (exists ? 'chown -- "$2" "$t" || exit 1' : '')
       : owner === '-' ? '' : `chown -- ${q(owner)} "$t" || exit 1`,
     f.validate !== undefined &&
       `( ${f.validate.replaceAll('%s', '"$t"')} ) >&2 </dev/null; v=$?; if [ "$v" != 0 ]; then echo "refused $v"; exit 1; fi`,
@@ -88,7 +111,7 @@ function installScript(f: ShellFile, want: string, backup: string | undefined): 
 }
 
 /** --check: unchanged, or the unified diff of what would change; the conditions tested in the same command. */
-export async function previewThroughShell(sh: GuestShell, f: ShellFile, guard: string | undefined, timeoutMs?: number):
+export async function previewThroughShell(sh: GuestShell, f: ShellFile, guard: Guards | undefined, timeoutMs?: number):
   Promise<{ kind: 'skipped'; guard: number; stderr: string } | { kind: 'failed'; step: string; r: ShellResult } | { kind: 'done'; changed: boolean; note: string; diff?: string }> {
   const script = `f=${q(f.dest)}; if [ -e "$f" ] || [ -L "$f" ]; then n=$(wc -c < "$f") || exit 1; echo "$n"; ` +
     `if [ "$n" -le ${PREVIEW_MAX} ]; then exec cat -- "$f"; else sha256sum < "$f"; fi; else echo missing; fi`;

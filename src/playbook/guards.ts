@@ -1,6 +1,6 @@
-// A step's conditions on the guest (`when`, `creates`, `unless`), tested in one guest process before
-// the step runs, in the same guest command as the step itself where it can. They only read, so they
-// run in --check mode too.
+// A step's conditions on the guest (`when`, `creates`, `unless`), tested before the step runs, in the
+// same guest command as the step itself where it can (the guest's shell: guardInShell). They only
+// read, so they run in --check mode too.
 import { shellQuote as q, wrapSudo } from '../executor/index.js';
 import type { SshConnection } from '../ssh/index.js';
 
@@ -16,16 +16,51 @@ const WHY: Record<number, (g: Guards) => string> = {
   12: (g) => `unless: ${g.unless} is true`,
 };
 
+const hasConditions = (g: Guards) => g.when !== undefined || g.creates !== undefined || g.unless !== undefined;
+
 /** Shell text that exits 10, 11 or 12 when the step is to be skipped, 0 when it runs; undefined without conditions. */
 export function guardScript(g: Guards): string | undefined {
-  if (g.when === undefined && g.creates === undefined && g.unless === undefined) return undefined;
+  if (!hasConditions(g)) return undefined;
   return [
-    g.when !== undefined && `sh -c ${q(g.when)} >/dev/null 2>&1 </dev/null || exit 10`,
+    g.when !== undefined && `${inSubshell(g.when)} >/dev/null 2>&1 </dev/null || exit 10`,
     g.creates !== undefined && `if [ -e ${q(g.creates)} ]; then exit 11; fi`,
-    g.unless !== undefined && `if sh -c ${q(g.unless)} >/dev/null 2>&1 </dev/null; then exit 12; fi`,
+    g.unless !== undefined && `if ${inSubshell(g.unless)} >/dev/null 2>&1 </dev/null; then exit 12; fi`,
     'exit 0',
   ].filter(Boolean).join('\n');
 }
+
+/**
+ * The same test as guardScript, for a shell that must live on: it sets the shell variable `var` to
+ * 10, 11, 12 or 0 and never exits. A condition that is a plain built-in (`test -s FILE`) runs in that
+ * shell itself; any other runs in a subshell, so nothing it does reaches the next step.
+ */
+export function guardInShell(g: Guards, v: string): string | undefined {
+  if (!hasConditions(g)) return undefined;
+  const quiet = '>/dev/null 2>&1 </dev/null';
+  const tests = [
+    g.when !== undefined && `! ${inShell(g.when)} ${quiet}; then ${v}=10`,
+    g.creates !== undefined && `[ -e ${q(g.creates)} ]; then ${v}=11`,
+    g.unless !== undefined && `${inShell(g.unless)} ${quiet}; then ${v}=12`,
+  ].filter(Boolean);
+  return `if ${tests.join('\nelif ')}\nelse ${v}=0; fi`;
+}
+
+/**
+ * Shell text running `command` as `sh -c` would, without starting a shell: a subshell (a fork, no
+ * exec) that parses it with eval, so a syntax error, `exit`, `cd` or a variable stay in there.
+ */
+export const inSubshell = (command: string) => `( eval ${q(command)} )`;
+
+/**
+ * A built-in that reads or prints and nothing else, words from a small safe set (no quotes,
+ * expansions, globs or separators), at most one output redirection: it runs in the shell itself with
+ * no process at all, and cannot end it or change what the next step sees. Not `:` (a special
+ * built-in: a failed redirection would end the shell).
+ */
+const PLAIN_BUILTIN = /^(?:test|\[|echo|printf|true|false)(?: +[A-Za-z0-9_./@%+,:=!\]-]+)*(?: +2?>>? *[A-Za-z0-9_./@%+,:=-]+)? *$/;
+
+/** `command` as a group in the shell itself when it is a plain built-in, else inSubshell. */
+export const inShell = (command: string) => (PLAIN_BUILTIN.test(command) ? `{ ${command}\n}` : inSubshell(command));
 
 /**
  * Why the step is skipped, given the guard script's exit status, in the words of `written` (the

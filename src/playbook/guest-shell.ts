@@ -1,12 +1,16 @@
 // One long-lived shell per guest (and one root shell, opened on the first sudo step) that runs every
 // step of a playbook in turn. A guest command started over SSH costs a channel, a session and a fresh
 // process tree on the guest (on the emulator, a new sandbox: ~3 ms of CPU); a step sent to a shell
-// that is already there costs one fork and exec. Each step runs in its own `sh -c` (nothing leaks
-// from one step to the next), its stdin a here-document or /dev/null (the shell reads ahead on a
-// pipe, so a step must never read the shell's own stdin), and ends with a line carrying a random
-// marker and its exit status on stdout, and the marker on stderr.
+// that is already there costs a fork at most: it runs in a subshell that parses it with eval (nothing
+// leaks from one step to the next, a syntax error or `exit` ends only the subshell), and a step that
+// is a plain built-in (`test -s FILE`) runs in the shell itself (guards.ts: inShell). Starting
+// `sh -c` per step instead cost an exec of the shell each time, the largest part of a converged
+// play's guest CPU. A step's stdin is a here-document or /dev/null (the shell reads ahead on a pipe,
+// so a step must never read the shell's own stdin); it ends with a line carrying a marker and its
+// exit status on stdout, and the marker on stderr.
 import { randomBytes } from 'node:crypto';
 import { OutputCapture, shellQuote as q } from '../executor/index.js';
+import { guardInShell, guardScript, inShell, type Guards } from './guards.js';
 import type { SshConnection } from '../ssh/index.js';
 
 type RemoteProcess = Awaited<ReturnType<SshConnection['start']>>;
@@ -22,8 +26,8 @@ export interface ShellResult {
 }
 
 export interface ShellRun {
-  /** Shell text run first (in its own `sh -c`); the command runs only when it exits 0. */
-  guard?: string;
+  /** The step's conditions (guards.ts), tested first: the command runs only when they let it. */
+  guard?: Guards;
   /** Text fed to the command's stdin (a here-document: text only); default /dev/null. */
   input?: string;
   timeoutMs?: number;
@@ -70,6 +74,10 @@ export class GuestShell {
   /** What the guest said between steps (sudo refusing to start the shell): the next step's stderr. */
   private stray = Buffer.alloc(0);
 
+  /** Markers are this shell's random prefix and a counter: unique per step, never guessed by a step. */
+  private readonly prefix = `fleet-${randomBytes(9).toString('hex')}-`;
+  private steps = 0;
+
   private constructor(private readonly proc: RemoteProcess, private readonly conn: SshConnection) {}
 
   /** Starts the shell (under `sudo -n` for `root`: a guest that refuses says so at the first step). */
@@ -91,13 +99,18 @@ export class GuestShell {
   /** Runs one command; never two at once (the runner is sequential per guest). */
   run(command: string, o: ShellRun): Promise<ShellResult> {
     if (this.pending) throw new Error('a step is already running in this shell');
-    const marker = `fleet-${randomBytes(12).toString('hex')}`;
+    const marker = `${this.prefix}${(++this.steps).toString(16).padStart(8, '0')}`;
+    // The guest's `timeout` needs a process to stop: with a time limit a step gets a shell of its own.
     const limit = o.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(o.timeoutMs / 1000))} ` : '';
+    const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(command)}` : inShell(command);
     const stdin = o.input === undefined ? ' </dev/null' : ` <<'${marker}'\n${o.input}${o.input.endsWith('\n') ? '' : '\n'}${marker}`;
-    const main = `${limit}/bin/sh -c ${q(command)}${stdin}`;
-    const text = o.guard === undefined
+    const main = `${run}${stdin}`;
+    const guard = !o.guard ? undefined : o.timeoutMs
+      ? `${limit}/bin/sh -c ${q(guardScript(o.guard)!)} </dev/null; fleet_g=$?`
+      : guardInShell(o.guard, 'fleet_g');
+    const text = guard === undefined
       ? `${main}\nprintf '${marker} %s\\n' "$?"`
-      : `${limit}/bin/sh -c ${q(o.guard)} </dev/null; g=$?\nif [ "$g" = 0 ]; then ${main}\nprintf '${marker} %s\\n' "$?"; else printf '${marker} g%s\\n' "$g"; fi`;
+      : `${guard}\nif [ "$fleet_g" = 0 ]; then ${main}\nprintf '${marker} %s\\n' "$?"; else printf '${marker} g%s\\n' "$fleet_g"; fi`;
     const started = Date.now();
     return new Promise<ShellResult>((resolve) => {
       const p: Pending = {

@@ -92,7 +92,7 @@ async function runStep(conn: SshConnection, shells: GuestShells, step: Step, sco
     const conditions = { when: guard(step.when), creates: guard(step.creates), unless: guard(step.unless) };
     if (FOLDS_CONDITIONS.has(step.action.kind)) {
       const script = guardScript(conditions);
-      if (script !== undefined) c.guard = { script, written };
+      if (script !== undefined) c.guard = { conditions, script, written };
     } else {
       const why = await skipReason(conn, conditions, written, c.sudo, o.timeoutMs);
       if (why) return skipped(r, step, scope, why);
