@@ -1,7 +1,7 @@
 // Pictures of cron load: tables, sparklines, the per-hour chart and the SVG (well-formed, escaped, scaled).
 import { describe, expect, it } from 'vitest';
 import {
-  clockFromMidnight, foldedCell, hourChart, hourlyPeaks, listTimes, sparkline, svgChart, table, topMinutes,
+  clockFromMidnight, foldedCell, hourChart, hourlyPeaks, listTimes, sparkline, table, topMinutes,
 } from '../../src/cli/commands/cron-render.js';
 
 const storm = Array.from({ length: 1440 }, (_, m) => (m % 15 === 0 ? 300 : 0));
@@ -40,45 +40,5 @@ describe('terminal pictures', () => {
     expect(clockFromMidnight(351)).toBe('05:51');
     expect(clockFromMidnight(1440 + 937)).toBe('15:37 next day');
     expect(clockFromMidnight(3 * 1440)).toBe('00:00 +3 days');
-  });
-});
-
-describe('svgChart', () => {
-  const svg = svgChart({
-    title: 'starts <per> minute & "queue"',
-    series: [{ name: 'before', values: storm, color: '#c00' }, { name: 'after', values: new Array(1440).fill(0).map((_, m) => (m >= 1380 ? 15 : 0)), color: '#00c' }],
-    yLabel: 'guests',
-    cap: 15,
-  });
-
-  it('is a well-formed standalone SVG document with escaped text', () => {
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    expect(svg).toContain('starts &lt;per&gt; minute &amp; &quot;queue&quot;');
-    // Every element is either self-closed or closed in order.
-    const stack: string[] = [];
-    for (const [, close, name, selfClose] of svg.matchAll(/<(\/?)([a-z]+)[^>]*?(\/?)>/g)) {
-      if (close) expect(stack.pop()).toBe(name);
-      else if (!selfClose) stack.push(name!);
-    }
-    expect(stack).toEqual([]);
-  });
-
-  it('draws each series as a step line inside the plot, with the cap and the peaks', () => {
-    const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((m) => m[1]!.split(' ').map((p) => p.split(',').map(Number)));
-    expect(lines).toHaveLength(2);
-    for (const pts of lines) {
-      for (const [x, y] of pts) {
-        expect(x).toBeGreaterThanOrEqual(60);
-        expect(x).toBeLessThanOrEqual(1180);
-        expect(y).toBeGreaterThanOrEqual(40);
-        expect(y).toBeLessThanOrEqual(310);
-      }
-    }
-    // 96 spikes: up and down at each quarter hour, plus the ends.
-    expect(lines[0]!.length).toBeGreaterThan(96 * 2);
-    expect(svg).toContain('cap 15');
-    expect(svg).toContain('before (peak 300)');
-    expect(svg).toContain('after (peak 15)');
   });
 });

@@ -113,7 +113,7 @@ describe('fleet cron analyze', () => {
     expect(r.out).toMatch(/caused by:\n.*\n\s+12\s+1152\s+\*\/15 \* \* \* \*\s+test -x \/usr\/lib\/cron\/run-crons/);
     expect(r.out).toMatch(/^00:00\s+12\s+48\s+█+ {2}over cap$/m);
     const picture = readFileSync(svg, 'utf8');
-    expect(picture).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(picture).toMatch(/^<\?xml [^\n]*\n<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(picture).toContain('cap 3');
     expect(picture).toContain('peak 12');
   });

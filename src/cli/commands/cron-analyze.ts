@@ -3,19 +3,19 @@
 import { writeFileSync } from 'node:fs';
 import { exitCodeOf, summarize } from '../../executor/index.js';
 import { foldHosts } from '../../inventory/index.js';
-import { describeProblem, expandStarts, fleetCron, withProblems, type DayStarts, type FleetCron } from '../../schedule/index.js';
+import { describeProblem, expandStarts, fleetCron, simulateDay, withProblems, type DayLoad, type DayStarts, type FleetCron } from '../../schedule/index.js';
 import { setExitStatus } from '../exit.js';
 import { resolveSelection, type SelectionFlags } from '../selection.js';
 import { readAll, warnFailures } from './cron-guests.js';
-import { dayFromFlags, type DayFlags } from './cron-options.js';
-import { clock, foldedCell, hourChart, hourlyPeaks, listTimes, sparkline, svgChart, table, topMinutes } from './cron-render.js';
+import { dayFromFlags, svgFileFromFlags, type DayFlags, type SvgFlags } from './cron-options.js';
+import { clock, foldedCell, hourChart, hourlyPeaks, listTimes, sparkline, table, topMinutes } from './cron-render.js';
+import { loadSvg } from './cron-svg.js';
 
-export interface AnalyzeFlags extends SelectionFlags, DayFlags {
+export interface AnalyzeFlags extends SelectionFlags, DayFlags, SvgFlags {
   sudo: boolean;
   fanout: number;
   cap?: number;
   top: number;
-  plot?: string;
   json?: boolean;
 }
 
@@ -23,17 +23,26 @@ const out = (s: string) => process.stdout.write(s);
 
 export async function cronAnalyze(selection: string | undefined, f: AnalyzeFlags): Promise<void> {
   const when = dayFromFlags(f);
+  const svgFile = svgFileFromFlags(f);
   const sel = await resolveSelection(selection, f);
   const t0 = Date.now();
   const read = await readAll(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
   const fleet = fleetCron(read.guests);
   const day = expandStarts(fleet.entries, when.day, when.tz);
+  // The eligible queue those starts cause under the host model's defaults (simulate takes its options).
+  const load = simulateDay(fleet.entries, { day: when.day, tz: when.tz });
   const results = withProblems(read.guests.map((g) => g.result), fleet.problems);
   const summary = summarize(results, sel.targets.length, Date.now() - t0);
   const readable = read.guests.filter((g) => g.dump).length;
-  if (f.plot) {
-    const title = `cron starts per minute on ${when.label} (${when.tz}), ${readable} guests, peak ${day.peak}`;
-    writeFileSync(f.plot, svgChart({ title, series: [{ name: 'guests starting a job', values: day.counts, color: '#1f6fb4' }], yLabel: 'guests starting', cap: f.cap }));
+  if (svgFile) {
+    writeFileSync(svgFile, loadSvg({
+      title: `cron load of ${readable} guests on ${when.label}`,
+      subtitle: `queue: the host model's defaults (capacity ${load.model.capacity}, daily job ${load.model.jobMinutes} min); fleet cron simulate takes others`,
+      from: 0,
+      tz: when.tz,
+      cap: f.cap,
+      runs: [{ name: 'current crontabs', starts: day.counts, queue: load.sim.queueSeries.slice(0, 1440) }],
+    }));
   }
   if (f.json) {
     for (const g of read.guests) {
@@ -45,16 +54,16 @@ export async function cronAnalyze(selection: string | undefined, f: AnalyzeFlags
         ...(r.error ? { error: r.error } : {}),
       })}\n`);
     }
-    out(`${JSON.stringify({ summary, analysis: analysisJson(day, when, f.top) })}\n`);
+    out(`${JSON.stringify({ summary, analysis: analysisJson(day, load, when, f.top) })}\n`);
   } else {
     printAnalysis(day, fleet, { readable, label: when.label, tz: when.tz, top: f.top, cap: f.cap });
     warnFailures(read.guests.map((g) => g.result), 'could not read the cron files of');
-    if (f.plot) out(`chart written to ${f.plot}\n`);
+    if (svgFile) out(`picture written to ${svgFile}\n`);
   }
   setExitStatus(exitCodeOf(summary));
 }
 
-function analysisJson(day: DayStarts, when: { label: string; tz: string }, top: number) {
+function analysisJson(day: DayStarts, load: DayLoad, when: { label: string; tz: string }, top: number) {
   return {
     day: when.label,
     tz: when.tz,
@@ -66,6 +75,9 @@ function analysisJson(day: DayStarts, when: { label: string; tz: string }, top: 
     startsPerDay: day.counts.reduce((a, b) => a + b, 0),
     skipped: day.skipped.length,
     counts: day.counts,
+    /** Under the host model's defaults: the largest eligible queue in each minute. */
+    peakQueue: load.sim.peakQueue,
+    queue: load.sim.queueSeries.slice(0, 1440),
   };
 }
 

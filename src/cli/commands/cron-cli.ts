@@ -1,5 +1,5 @@
 // `fleet cron plan|apply|analyze|simulate`: option parsing only; the work is in ./cron-*.js (lazy).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { addSelectionOptions } from '../selection.js';
 
 const positive = (name: string) => (v: string) => {
@@ -77,7 +77,8 @@ Examples:
     .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
     .option('--cap <n>', 'mark hours whose peak exceeds this', positive('--cap'))
     .option('--top <n>', 'how many of the busiest minutes to list', positive('--top'), 10)
-    .option('--plot <file.svg>', 'also draw the day as an SVG chart')
+    .option('--svg <file.svg>', 'also draw the day as one SVG: starts per minute and the eligible queue (host model defaults), --cap as a line')
+    .addOption(new Option('--plot <file.svg>').hideHelp())
     .option('--json', 'JSON Lines: one object per guest, then the summary and the analysis')
     .action(async (selection, flags) => (await import('./cron-analyze.js')).cronAnalyze(selection, flags));
 
@@ -89,7 +90,8 @@ Examples:
     .option('--idle-seconds <s>', 'seconds a run-crons (or hourly) start takes when nothing is due', nonNegative('--idle-seconds'), 0.1)
     .option('--daily-at <HH:MM>', 'when run-crons runs the daily scripts on the clones', '00:00')
     .option('--unresponsive-queue <n>', 'the host counts as unresponsive while more than N guests wait', nonNegative('--unresponsive-queue'), 0)
-    .option('--plot <file.svg>', 'also draw starts and eligible queue before/after as an SVG chart')
+    .option('--svg <file.svg>', 'also draw starts per minute and the eligible queue, before and after, as one SVG (the cap as a line)')
+    .addOption(new Option('--plot <file.svg>').hideHelp())
     .option('--json', 'print the comparison as one JSON object')
     .addHelpText('after', `
 The host model (README, "The host model"): C guests run at once; more wait in an eligible queue;

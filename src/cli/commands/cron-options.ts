@@ -1,4 +1,6 @@
 // Turns `fleet cron` flags into the scheduler's inputs once: the job (CronJob), the day and the model.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { UsageError } from '../../core/index.js';
 import { jobFromOptions, parseClock, type CronJob, type LoadModel } from '../../schedule/index.js';
 import type { SelectionFlags } from '../selection.js';
@@ -69,4 +71,22 @@ export function modelFromFlags(f: ModelFlags): LoadModel {
     dailyAt,
     unresponsiveQueue: f.unresponsiveQueue,
   };
+}
+
+export interface SvgFlags {
+  svg?: string;
+  /** The option's earlier name, still accepted. */
+  plot?: string;
+}
+
+/** Where to write the picture, checked before any guest is read: a missing directory is a usage error. */
+export function svgFileFromFlags(f: SvgFlags): string | undefined {
+  const file = f.svg ?? f.plot;
+  if (file === undefined) return undefined;
+  const where = existsSync(file) ? file : dirname(resolve(file));
+  const isDir = existsSync(where) && statSync(where).isDirectory();
+  if (where === file ? isDir : !isDir) {
+    throw new UsageError(where === file ? `--svg ${file}: is a directory, expected a file name` : `--svg ${file}: directory ${where} does not exist`);
+  }
+  return file;
 }

@@ -11,12 +11,12 @@ import {
 import { setExitStatus } from '../exit.js';
 import { resolveSelection } from '../selection.js';
 import { readAll, warnFailures } from './cron-guests.js';
-import { dayFromFlags, jobFromFlags, modelFromFlags, type DayFlags, type JobFlags, type ModelFlags } from './cron-options.js';
-import { clock, clockFromMidnight, listTimes, svgChart } from './cron-render.js';
+import { dayFromFlags, jobFromFlags, modelFromFlags, svgFileFromFlags, type DayFlags, type JobFlags, type ModelFlags, type SvgFlags } from './cron-options.js';
+import { clock, clockFromMidnight, listTimes } from './cron-render.js';
+import { loadSvg } from './cron-svg.js';
 
-export interface SimulateFlags extends JobFlags, DayFlags, ModelFlags {
+export interface SimulateFlags extends JobFlags, DayFlags, ModelFlags, SvgFlags {
   from: string;
-  plot?: string;
   json?: boolean;
 }
 
@@ -28,6 +28,7 @@ export async function cronSimulate(selection: string | undefined, f: SimulateFla
   const model = modelFromFlags(f);
   const from = parseClock(f.from);
   if (from === undefined) throw new UsageError(`invalid --from "${f.from}": expected HH:MM`);
+  const svgFile = svgFileFromFlags(f);
   const sel = await resolveSelection(selection, f);
   const read = await readAll(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });
   const readable = read.guests.filter((g) => g.dump);
@@ -43,16 +44,16 @@ export async function cronSimulate(selection: string | undefined, f: SimulateFla
     skipped = after.skipped;
     runs.push({ name: `after (plan ${job.job})`, load: simulateDay(after.entries, { day: when.day, tz: when.tz, from, model }) });
   }
-  if (f.plot) writeFileSync(f.plot, plotOf(runs, when.label, from, model));
+  if (svgFile) writeFileSync(svgFile, pictureOf(runs, { guests: readable.length, label: when.label, tz: when.tz, from, model, cap: job ? f.cap : undefined }));
   if (f.json) {
-    out(`${JSON.stringify({ guests: readable.length, day: when.label, tz: when.tz, from: clock(from), model, runs: runs.map((r) => ({ name: r.name, ...metrics(r.load) })) })}\n`);
+    out(`${JSON.stringify({ guests: readable.length, day: when.label, tz: when.tz, from: clock(from), model, runs: runs.map((r) => ({ name: r.name, ...metrics(r.load), ...series(r.load) })) })}\n`);
   } else {
     printComparison(runs, { guests: readable.length, label: when.label, tz: when.tz, from, model });
     if (skipped.length > 0) {
       out(`\n${foldHosts(skipped)} (${skipped.length}): kept as they are in "after": their cron files are malformed, apply would refuse them\n`);
     }
     if (before.problems.length > 0) out(`${before.problems.length} malformed cron lines were left out (fleet cron analyze lists them)\n`);
-    if (f.plot) out(`chart written to ${f.plot}\n`);
+    if (svgFile) out(`picture written to ${svgFile}\n`);
   }
   warnFailures(read.guests.map((g) => g.result), 'could not read the cron files of');
   if (read.summary.ok < sel.targets.length) setExitStatus(read.summary['hostkey-refused'] > 0 ? EXIT.hostKey : EXIT.someFailed);
@@ -119,12 +120,22 @@ function printComparison(
   out(`${line(['', ...runs.map((r) => r.name)])}\n${rows.map(line).join('\n')}\n`);
 }
 
-function plotOf(runs: Array<{ name: string; load: DayLoad }>, label: string, from: number, model: LoadModel): string {
-  const colors = ['#c0392b', '#1f6fb4'];
-  const series = runs.flatMap((r, i) => [
-    { name: `${r.name}: starts`, values: r.load.counts, color: colors[i]! },
-    { name: `${r.name}: queue`, values: r.load.sim.queueSeries.slice(0, 1440), color: i === 0 ? '#e59866' : '#85c1e9' },
-  ]);
-  const title = `job starts and eligible queue per minute, 24 h from ${label} ${clock(from)} (capacity ${model.capacity})`;
-  return svgChart({ title, series, yLabel: 'guests', startMinute: from });
+/** The per-minute figures behind the picture (index 0 = `from`): starts, and the largest eligible queue. */
+function series(load: DayLoad) {
+  return { counts: load.counts, queue: load.sim.queueSeries.slice(0, 1440) };
+}
+
+function pictureOf(
+  runs: Array<{ name: string; load: DayLoad }>,
+  o: { guests: number; label: string; tz: string; from: number; model: LoadModel; cap?: number },
+): string {
+  const m = o.model;
+  return loadSvg({
+    title: `cron load of ${o.guests} guests, 24 hours from ${o.label} ${clock(o.from)}`,
+    subtitle: `host model: capacity ${m.capacity}, daily job ${m.jobMinutes} min, thrash ${m.thrash}, run-crons with nothing due ${m.idleSeconds} s`,
+    from: o.from,
+    tz: o.tz,
+    cap: o.cap,
+    runs: runs.map((r) => ({ name: r.name, starts: r.load.counts, queue: series(r.load).queue })),
+  });
 }
