@@ -7,7 +7,8 @@ import { Transform } from 'node:stream';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
-import type { AuthContext, Connection, ParsedKey, ServerChannel, Session } from 'ssh2';
+import type { AuthContext, Connection, ParsedKey, ServerChannel, ServerConfig, Session } from 'ssh2';
+import { kexAlgorithms } from '../ssh/kex.js';
 import type { Fault, FaultKind } from './faults.js';
 import { personalize } from './golden.js';
 import { authorizedKeys, forgetGuestDir, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
@@ -16,6 +17,8 @@ import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxS
 
 const { Server, utils } = ssh2;
 const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
+// Key exchanges as OpenSSH 9.9+ offers them: the post-quantum hybrid first.
+const serverAlgorithms = () => ({ kex: kexAlgorithms() }) as ServerConfig['algorithms'];
 
 export interface GuestConfig {
   index: number;
@@ -219,7 +222,7 @@ export class Guest {
   }
 
   private sshServer(): InstanceType<typeof Server> {
-    this.server ??= new Server({ hostKeys: this.hostKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator' }, (c) => this.onClient(c));
+    this.server ??= new Server({ hostKeys: this.hostKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator', algorithms: serverAlgorithms() }, (c) => this.onClient(c));
     return this.server;
   }
 
@@ -228,7 +231,7 @@ export class Guest {
   }
 
   private attackerServer(): InstanceType<typeof Server> {
-    this.attacker ??= new Server({ hostKeys: this.env.attackerKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator' }, (c) => this.onClient(c));
+    this.attacker ??= new Server({ hostKeys: this.env.attackerKeys, ident: 'OpenSSH_9.2p1 clonefleet-emulator', algorithms: serverAlgorithms() }, (c) => this.onClient(c));
     return this.attacker;
   }
 

@@ -8,6 +8,7 @@ import { authKey, pinsOf } from './connection-cache.js';
 import { sftpCall, writePipelined } from './connection-sftp.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 import { hostKeyAlgorithms } from './host-key-order.js';
+import { kexAlgorithms } from './kex.js';
 import { openRoute, type Route } from './jump-route.js';
 import { lookup, verify, type HostKeyVerdict, type KnownHosts } from './known-hosts.js';
 import type { JumpHop } from './target.js';
@@ -108,6 +109,8 @@ function describeVerdict(o: ConnectOptions, verdict: HostKeyVerdict, keyType: st
 
 export class SshConnection {
   private dropped = false;
+  /** The key exchange negotiated with the guest (mlkem768x25519-sha256 where it offers it). */
+  kex: string | undefined;
   private fileSession?: Promise<SFTPWrapper>;
 
   private constructor(
@@ -184,8 +187,12 @@ export class SshConnection {
         clearTimeout(timer);
         client.on('error', () => {});
         client.once('close', () => route.release());
-        resolve(new SshConnection(client, o, sock!));
+        const conn = new SshConnection(client, o, sock!);
+        conn.kex = kex;
+        resolve(conn);
       });
+      let kex: string | undefined;
+      client.once('handshake', (negotiated: { kex: string }) => (kex = negotiated.kex));
       client.on('error', (err: Error & { level?: string }) => {
         if (hostKey && hostKey.verdict !== 'ok') {
           fail(new SshError(describeVerdict(o, hostKey.verdict, hostKey.keyType, hostKey.fingerprint, hostKey.pinned, hostKey.ignored), 'hostkey-refused', o.name, hostKey));
@@ -222,7 +229,8 @@ export class SshConnection {
         keepaliveCountMax: 3,
         // The pinned key types first, as OpenSSH orders them: else a host pinned by its ECDSA key alone
         // would present ed25519 and look re-keyed.
-        algorithms: hostKeyAlgorithms(pinsOf(o.knownHosts, keyHost, keyPort), keyHost, keyPort),
+        // The post-quantum hybrid first, where the guest has it; else curve25519 and ssh2's others.
+        algorithms: { ...hostKeyAlgorithms(pinsOf(o.knownHosts, keyHost, keyPort), keyHost, keyPort), kex: kexAlgorithms() } as ConnectConfig['algorithms'],
         hostVerifier: (key: Buffer) => {
           const keyType = keyTypeOfBlob(key) ?? 'unknown';
           const pins = pinsOf(o.knownHosts, keyHost, keyPort);
