@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,7 +11,8 @@ export default defineConfig({
     // Integration suites each start an emulated fleet; two cores, so keep files from piling up.
     maxWorkers: 2,
     // Emulated guest roots are thousands of small files: tmpfs keeps cloning them fast on a busy disk.
-    env: existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {},
+    // Runs record the guests to rerun under XDG_STATE_HOME: tests keep theirs out of the home directory.
+    env: { ...(existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {}), XDG_STATE_HOME: join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'clonefleet-test-state') },
     fileParallelism: true,
   },
 });

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
+import { CHECK_IDS } from '../audit/model.js';
 import { UsageError } from '../core/index.js';
 import { checkPositionals, faultSpecProblem } from './positionals.js';
 
@@ -149,6 +150,8 @@ const SPECS: Record<string, OptionSpec | ((command: string) => OptionSpec)> = {
   '--unresponsive-queue': NON_NEGATIVE,
   // keys
   '--types': spec(oneOf(['ed25519', 'ecdsa', 'rsa']), 'dsa', ','),
+  // audit
+  '--ignore': spec(oneOf(CHECK_IDS), 'bogus', ','),
   '--restart-command': spec(text('a shell command')),
   '--confirm-with': spec(text('a shell command')),
   '--console': spec(text('a shell command')),
@@ -212,6 +215,7 @@ export function installValidation(program: Command): Command {
     applyEnvDefaults(action);
     checkOptions(action);
     checkPositionals(commandPath(action), action.processedArgs as unknown[]);
+    rerunAsLimit(action);
   });
   return program;
 }
@@ -251,6 +255,15 @@ export function checkOptions(cmd: Command): void {
     const checked = Array.isArray(value) ? value.map((v) => one(String(v))) : one(String(value));
     if (!Array.isArray(value) || opt.variadic) cmd.setOptionValueWithSource(key, checked, source);
   }
+}
+
+/** `--rerun failed` is `-l @failed`: it stands for the selection, so it cannot come with another. */
+function rerunAsLimit(cmd: Command): void {
+  if (cmd.getOptionValue('rerun') === undefined) return;
+  const selection = (cmd.processedArgs as unknown[]).find((a) => typeof a === 'string' && a !== '');
+  const other = cmd.getOptionValue('limit') ?? (commandPath(cmd) === 'run' ? selection : undefined);
+  if (other !== undefined) throw new UsageError(`--rerun failed selects the guests itself; drop the selection '${String(other)}' (or write it as -l '@failed,${String(other)}')`);
+  cmd.setOptionValueWithSource('limit', '@failed', 'cli');
 }
 
 /** True for the errors commander raises for usage (unknown option, missing or extra argument). */

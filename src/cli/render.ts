@@ -3,11 +3,13 @@
 import { gather, receivedBytes, type FleetEvent, type FleetSummary, type HostResult, type OutputGroup } from '../executor/index.js';
 import { foldHosts } from '../inventory/index.js';
 
+import { progressLines } from './progress-lines.js';
+
 export { writeOutDir } from './out-dir.js';
 
 const out = (s: string) => process.stdout.write(s);
 
-export function printJsonLines(results: HostResult[], summary: FleetSummary & Record<string, number>): void {
+export function printJsonLines(results: HostResult[], summary: FleetSummary & Record<string, unknown>): void {
   for (const r of results) out(`${JSON.stringify(r)}\n`);
   out(`${JSON.stringify({ summary })}\n`);
 }
@@ -57,7 +59,7 @@ export function printGathered(results: HostResult[], summary: FleetSummary, verb
   }
   const parts = Object.entries(summary)
     .filter(([k, v]) => !['total', 'durationMs'].includes(k) && typeof v === 'number' && v > 0)
-    .map(([k, v]) => `${v} ${k}`);
+    .map(([k, v]) => `${v} ${k === 'notRun' ? 'not started' : k}`);
   const note = opts.note ? ` (${opts.note})` : '';
   out(`\n${verb}: ${parts.join(', ') || 'nothing'}${note} of ${summary.total} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
 }
@@ -74,9 +76,12 @@ const output = (g: OutputGroup) => {
   return shown(g.stdout, g.stdoutBase64, g.stdoutOmitted) + (stderr ? `[stderr]\n${stderr}` : '');
 };
 
-/** done/total, failures and rate on one rewritten stderr line; nothing at all when not a TTY. */
-export function progressDisplay(total: number): { onEvent: (e: FleetEvent) => void; finish: () => void } {
-  if (!process.stderr.isTTY) return { onEvent: () => {}, finish: () => {} };
+/**
+ * done/total, failures and rate on one rewritten stderr line on a terminal; elsewhere (or with
+ * `plain`, from --progress) plain lines every few seconds of a long run (./progress-lines.ts).
+ */
+export function progressDisplay(total: number, plain?: { always: boolean }): { onEvent: (e: FleetEvent) => void; finish: () => void } {
+  if (!process.stderr.isTTY || plain?.always) return progressLines(total, { everyS: plain?.always ? 2 : 10, always: plain?.always });
   const t0 = Date.now();
   let done = 0;
   let failed = 0;

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import ssh2 from 'ssh2';
 import { InputError, UsageError } from '../core/index.js';
+import { expandFailed } from './rerun.js';
 import type { GuestTarget, SessionOptions } from '../executor/index.js';
 import { loadInventory, select, type Host, type Inventory } from '../inventory/index.js';
 import {
@@ -88,7 +89,7 @@ export interface ResolvedSelection {
 export async function resolveHosts(selection: string | undefined, f: SelectionFlags): Promise<SelectedHosts> {
   if (selection && f.limit) throw new UsageError('give the selection either as an argument or with --limit, not both');
   const inv = await loadInventory(f.inventory);
-  const pattern = selection ?? f.limit ?? 'all';
+  const pattern = expandFailed(selection ?? f.limit ?? 'all', f.inventory);
   const hosts = select(inv, pattern);
   if (hosts.length === 0) throw new UsageError(`selection '${pattern}' matches no host`);
   const invDir = existsSync(f.inventory) && statSync(f.inventory).isDirectory() ? f.inventory : dirname(f.inventory);

@@ -15,7 +15,16 @@ export interface SessionOptions {
   connectTimeoutMs: number;
   /** Per-command timeout; the remote command is stopped when it fires. */
   timeoutMs?: number;
+  /**
+   * Further attempts to connect after a connection-level failure (refused, unreachable, timed out),
+   * `connectRetryDelayMs` apart. Never after a command started: a command that ran is not repeated.
+   */
+  connectRetries?: number;
+  connectRetryDelayMs?: number;
 }
+
+/** Failures worth another attempt: the guest was not reached; keys and logins refused stay refused. */
+const RETRYABLE = new Set(['unreachable', 'timeout']);
 
 /** Quotes a string for a POSIX shell: it arrives exactly as typed (quotes, $, newlines, globs). */
 export function shellQuote(s: string): string {
@@ -37,31 +46,44 @@ function failure(t: GuestTarget, started: number, err: unknown): HostResult {
 
 export async function withConnection(t: GuestTarget, o: SessionOptions, work: (c: SshConnection, started: number) => Promise<HostResult>): Promise<HostResult> {
   const started = Date.now();
-  let conn: SshConnection;
-  try {
-    conn = await SshConnection.connect({
-      name: t.name,
-      address: t.address,
-      port: t.port,
-      jump: t.jump,
-      proxyCommand: t.proxyCommand,
-      hostKeyAlias: t.hostKeyAlias,
-      knownHosts: o.knownHosts,
-      credentials: targetCredentials(t, o.credentials, o.identities),
-      identities: o.identities,
-      connectTimeoutMs: t.connectTimeoutMs ?? o.connectTimeoutMs,
-      ...(t.serverAliveIntervalMs ? { keepaliveIntervalMs: t.serverAliveIntervalMs } : {}),
-    });
-  } catch (err) {
-    return failure(t, started, err);
+  let conn: SshConnection | undefined;
+  for (let attempt = 0; !conn; attempt++) {
+    try {
+      conn = await connectOnce(t, o);
+    } catch (err) {
+      const retry = attempt < (o.connectRetries ?? 0) && err instanceof SshError && RETRYABLE.has(err.reason);
+      if (!retry) {
+        const r = failure(t, started, err);
+        return attempt > 0 ? { ...r, error: `${r.error} (after ${attempt + 1} attempts)` } : r;
+      }
+      await new Promise((resolve) => setTimeout(resolve, o.connectRetryDelayMs ?? 1000));
+    }
   }
+  // The negotiated key exchange goes with the result: guests without the post-quantum one show.
+  const kex = conn.kex ? { kex: conn.kex } : {};
   try {
-    return await work(conn, started);
+    return { ...(await work(conn, started)), ...kex };
   } catch (err) {
-    return failure(t, started, err);
+    return { ...failure(t, started, err), ...kex };
   } finally {
     conn.close();
   }
+}
+
+function connectOnce(t: GuestTarget, o: SessionOptions): Promise<SshConnection> {
+  return SshConnection.connect({
+    name: t.name,
+    address: t.address,
+    port: t.port,
+    jump: t.jump,
+    proxyCommand: t.proxyCommand,
+    hostKeyAlias: t.hostKeyAlias,
+    knownHosts: o.knownHosts,
+    credentials: targetCredentials(t, o.credentials, o.identities),
+    identities: o.identities,
+    connectTimeoutMs: t.connectTimeoutMs ?? o.connectTimeoutMs,
+    ...(t.serverAliveIntervalMs ? { keepaliveIntervalMs: t.serverAliveIntervalMs } : {}),
+  });
 }
 
 /** Where one guest's output goes as it arrives (files, say), besides the bounded copy in its result. */

@@ -6,7 +6,12 @@ import type { HostResult } from './result.js';
 export type FleetEvent =
   | { type: 'start'; host: string }
   | { type: 'done'; result: HostResult }
-  | { type: 'batch'; index: number; of: number; size: number };
+  | { type: 'batch'; index: number; of: number; size: number }
+  /**
+   * Some guests were never started: the failure budget was spent (`failed` > `budget`) before batch
+   * `batch` of `of`, or the run was interrupted. Emitted once, after the last guest finished.
+   */
+  | { type: 'stopped'; reason: 'max-fail' | 'interrupted'; batch: number; of: number; failed: number; budget: number; notStarted: string[] };
 
 export interface FanoutOptions {
   fanout: number;
@@ -43,8 +48,12 @@ export async function fanout<T extends Target>(
   const results: HostResult[] = [];
   let failures = 0;
   const batches = Math.ceil(targets.length / size);
+  let stoppedAt = -1;
   for (let b = 0; b < batches; b++) {
-    if (opts.signal?.aborted || failures > budget) break;
+    if (opts.signal?.aborted || failures > budget) {
+      stoppedAt = b;
+      break;
+    }
     const batch = targets.slice(b * size, (b + 1) * size);
     if (batches > 1) opts.onEvent?.({ type: 'batch', index: b + 1, of: batches, size: batch.length });
     const done = await Promise.all(
@@ -60,6 +69,15 @@ export async function fanout<T extends Target>(
       ),
     );
     for (const r of done) if (r) results.push(r);
+  }
+  if (results.length < targets.length) {
+    const started = new Set(results.map((r) => r.host));
+    const notStarted = targets.filter((t) => !started.has(t.name)).map((t) => t.name);
+    const first = targets.findIndex((t) => !started.has(t.name));
+    opts.onEvent?.({
+      type: 'stopped', reason: stoppedAt >= 0 && !opts.signal?.aborted ? 'max-fail' : 'interrupted',
+      batch: Math.floor(first / size) + 1, of: batches, failed: failures, budget, notStarted,
+    });
   }
   return results;
 }

@@ -31,6 +31,8 @@ export interface HostResult {
   backup?: string;
   /** What went wrong, naming the host and the step; absent when ok. */
   error?: string;
+  /** The SSH key exchange negotiated with the guest (absent when it was not reached). */
+  kex?: string;
 }
 
 export type FleetSummary = Record<HostStatus, number> & {

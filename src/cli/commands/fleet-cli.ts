@@ -1,8 +1,10 @@
 // Registers the fleet-wide commands (run, push, inventory); their work is loaded lazily.
 import { Command } from 'commander';
 import { UsageError } from '../../core/index.js';
+import { addRerunOptions } from '../run-options.js';
 import { addSelectionOptions } from '../selection.js';
 import { commandWords } from '../words.js';
+import { registerAudit } from './audit-cli.js';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -12,12 +14,12 @@ const positive = (name: string) => (v: string) => {
 
 
 export function registerFleetCommands(program: Command): void {
-  addSelectionOptions(
+  addRerunOptions(addSelectionOptions(
     program
       .command('run')
       .usage('[selection] [options] -- <command...>')
       .description('run a shell command on every selected guest, in parallel, host keys pinned'),
-  )
+  ))
     .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
     .option('--sudo', 'run under `sudo -n` (never asks for a password)')
     .option('--stdin', 'read standard input once and feed it to every guest\'s command (up to 64 MiB)')
@@ -40,12 +42,12 @@ Examples:
 
   // Commander cannot put a required argument after an optional one: push takes up to three words and
   // reads `[selection] <local> <remote>` from them.
-  addSelectionOptions(
+  addRerunOptions(addSelectionOptions(
     program
       .command('push')
       .usage('[selection] [options] <local> <remote>')
       .description('copy a file to every selected guest: atomic, --mode/--owner, skipped where unchanged'),
-  )
+  ))
     .argument('[local]', 'local file (read once)')
     .argument('[remote]', 'path on the guests (`dir/` appends the local name; relative paths start in the login home)')
     .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
@@ -66,12 +68,12 @@ Examples:
   fleet push -l 'all:!db' --batch 10% --max-fail 2 motd.txt /tmp/`)
     .action(async (a, b, c, flags) => (await import('./push.js')).push([a, b, c], flags));
 
-  addSelectionOptions(
+  addRerunOptions(addSelectionOptions(
     program
       .command('play')
       .usage('[selection] [options] <playbook.yaml>')
       .description('run a playbook: its steps in order over one connection per guest'),
-  )
+  ))
     .argument('[playbook]', 'the playbook (YAML)')
     .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
     .option('-e, --extra-var <name=value>', 'a variable for {{ name }}, over the playbook\'s and the inventory\'s (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
@@ -95,4 +97,6 @@ Examples:
   )
     .option('--json', 'print JSON')
     .action(async (selection, flags) => (await import('./inventory.js')).inventory(selection, flags));
+
+  registerAudit(program);
 }

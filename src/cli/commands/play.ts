@@ -9,7 +9,9 @@ import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress, type FanOutFlags } from '../fan-out.js';
 import { printJsonLines } from '../render.js';
 import { resolveHosts, resolveSession, type SelectionFlags } from '../selection.js';
+import { recordRun, type Stopped } from '../rerun.js';
 import { printPlay, stepCounts } from './play-render.js';
+import { retryOptions } from './run.js';
 
 export interface PlayFlags extends SelectionFlags, FanOutFlags {
   sudo?: boolean;
@@ -17,6 +19,8 @@ export interface PlayFlags extends SelectionFlags, FanOutFlags {
   extraVar?: string[];
   /** Guests that run the whole playbook before any other starts. */
   canary?: number;
+  retries?: number;
+  retryDelay?: number;
 }
 
 /** `-e key=value` (repeatable). */
@@ -53,7 +57,7 @@ export async function play(args: (string | undefined)[], f: PlayFlags): Promise<
   const planned = Object.fromEntries(plannedNames(pb).map((n) => [n, '']));
   const undefinedVars = checkVariables(pb, targets.map((t) => t.name), scopes.map((s) => ({ ...s, ...planned })));
   if (undefinedVars.length > 0) return refuse(undefinedVars);
-  const session = await resolveSession(f, targets, knownHosts);
+  const session = { ...(await resolveSession(f, targets, knownHosts)), ...retryOptions(f) };
   const scopeOf = new Map(targets.map((t, i) => [t.name, scopes[i]!]));
   const suffix = backupSuffix();
   const t0 = Date.now();
@@ -63,10 +67,15 @@ export async function play(args: (string | undefined)[], f: PlayFlags): Promise<
     return setExitStatus(1);
   }
   for (const [host, v] of cron.vars) Object.assign(scopeOf.get(host)!, v);
+  let stoppedAt: Stopped | undefined;
   const runGroup = async (group: typeof targets, flags: FanOutFlags) => ({
     results: await playPhases(group, pb, scopeOf, {
       ...session, check: f.check, sudo: f.sudo, backupSuffix: suffix, cronPlans: cron.plans, knownHostsPath, fanout: f.fanout, interruptible,
-      fanOut: async (ts, task) => (await fanOutWithProgress(ts, task, flags)).results,
+      fanOut: async (ts, task) => {
+        const r = await fanOutWithProgress(ts, task, flags);
+        stoppedAt ??= r.stopped;
+        return r.results;
+      },
     }),
   });
   // --canary: the first N guests run to the end, alone (no batches: they are the first batch); the
@@ -79,16 +88,18 @@ export async function play(args: (string | undefined)[], f: PlayFlags): Promise<
   const rest = stopped || canaries.length === targets.length ? undefined : await runGroup(targets.slice(canaries.length), f);
   const played = [...(first?.results ?? []), ...(rest?.results ?? [])] as PlayResult[];
   const summary = summarize(played, targets.length, Date.now() - t0);
+  const undone = recordRun('play', f, targets, played, stoppedAt, stopped ? `canary ${foldHosts([...canaryFailed, ...unstarted])} did not finish the playbook` : undefined);
   // JSON: the canaries' own rows name them (the first canaryGuests rows); the summary counts.
   const canary: Record<string, number> = canaries.length ? { canaryGuests: canaries.length, canaryFailed: canaryFailed.length + unstarted.length } : {};
   if (f.json) {
     const c = stepCounts(played);
-    printJsonLines(played, { ...summary, changed: played.filter((r) => r.changed).length, stepsChanged: c.changed, stepsUnchanged: c.unchanged, stepsSkipped: c.skipped, stepsFailed: c.failed, ...canary });
+    printJsonLines(played, { ...summary, changed: played.filter((r) => r.changed).length, stepsChanged: c.changed, stepsUnchanged: c.unchanged, stepsSkipped: c.skipped, stepsFailed: c.failed, ...canary, ...undone.summary });
   } else {
     printPlay(played, summary, { check: !!f.check, name: pb.name });
     if (stopped) {
       process.stdout.write(`canary: ${foldHosts([...canaryFailed, ...unstarted])} did not finish the playbook; the other ${targets.length - canaries.length} guests were not started\n`);
     }
+    process.stdout.write(undone.lines);
   }
   setExitStatus(exitCodeOf(summary));
 }

@@ -9,7 +9,8 @@ import { fanOutWithProgress } from '../fan-out.js';
 import { prepareOutDir } from '../out-dir.js';
 import { printGathered, printJsonLines, writeOutDir } from '../render.js';
 import { resolveSelection } from '../selection.js';
-import type { RunFlags } from './run.js';
+import { recordRun } from '../rerun.js';
+import { retryOptions, type RunFlags } from './run.js';
 
 export interface PushFlags extends RunFlags {
   mode?: string;
@@ -34,15 +35,16 @@ export async function push(args: (string | undefined)[], f: PushFlags): Promise<
   if (f.out) prepareOutDir(f.out);
   const { targets, session } = await resolveSelection(selection, f);
   const suffix = backupSuffix();
-  const { results, summary } = await fanOutWithProgress(
+  const { results, summary, stopped } = await fanOutWithProgress(
     targets,
-    (t) => pushFileOn(t, data, remote, { ...session, sudo: f.sudo, mode, owner: f.owner, backup: f.backup, backupSuffix: suffix }),
+    (t) => pushFileOn(t, data, remote, { ...session, ...retryOptions(f), sudo: f.sudo, mode, owner: f.owner, backup: f.backup, backupSuffix: suffix }),
     f,
   );
   const changed = results.filter((r) => r.status === 'ok' && r.changed).length;
   const unchanged = results.filter((r) => r.status === 'ok' && !r.changed).length;
   if (f.out) writeOutDir(f.out, results);
-  if (f.json) printJsonLines(results, { ...summary, changed, unchanged });
+  const undone = recordRun('push', f, targets, results, stopped);
+  if (f.json) printJsonLines(results, { ...summary, changed, unchanged, ...undone.summary });
   else {
     printGathered(results, summary, 'push', {
       describeOk: (g) => (g.changed
@@ -50,6 +52,7 @@ export async function push(args: (string | undefined)[], f: PushFlags): Promise<
         : `unchanged: ${remote} already has this content (SHA-256)`),
       note: `${changed} changed, ${unchanged} unchanged`,
     });
+    process.stdout.write(undone.lines);
   }
   setExitStatus(exitCodeOf(summary));
 }

@@ -5,12 +5,16 @@ import { setExitStatus } from '../exit.js';
 import { fanOutWithProgress, type FanOutFlags } from '../fan-out.js';
 import { OutDir, prepareOutDir } from '../out-dir.js';
 import { printGathered, printJsonLines } from '../render.js';
+import { recordRun } from '../rerun.js';
 import { resolveSelection, type SelectionFlags } from '../selection.js';
 
 export interface RunFlags extends SelectionFlags, FanOutFlags {
   sudo?: boolean;
   out?: string;
   stdin?: boolean;
+  /** Further connection attempts for guests that could not be reached, `retryDelay` seconds apart. */
+  retries?: number;
+  retryDelay?: number;
 }
 
 /** What `--stdin` may send to every guest: read into memory once. */
@@ -29,6 +33,10 @@ export async function readInput(input: NodeJS.ReadStream = process.stdin): Promi
   return Buffer.concat(chunks);
 }
 
+/** --retries and --retry-delay as the session's connection retries. */
+export const retryOptions = (f: Pick<RunFlags, 'retries' | 'retryDelay'>) =>
+  ({ connectRetries: f.retries ?? 0, connectRetryDelayMs: (f.retryDelay ?? 2) * 1000 });
+
 export async function run(selection: string | undefined, words: string[], f: RunFlags): Promise<void> {
   if (words.length === 0) throw new UsageError('no command: fleet run [selection] [options] -- <command...>');
   const command = words.join(' ');
@@ -37,16 +45,20 @@ export async function run(selection: string | undefined, words: string[], f: Run
   const out = f.out ? new OutDir(f.out) : undefined;
   const stdin = f.stdin ? await readInput() : undefined;
   const { targets, session } = await resolveSelection(selection, f);
-  const { results, summary } = await fanOutWithProgress(targets, async (t) => {
+  const { results, summary, stopped } = await fanOutWithProgress(targets, async (t) => {
     const sink = out?.guest(t.name);
     try {
-      return await runCommandOn(t, command, { ...session, sudo: f.sudo, stdin, sink });
+      return await runCommandOn(t, command, { ...session, ...retryOptions(f), sudo: f.sudo, stdin, sink });
     } finally {
       sink?.close();
     }
   }, f);
-  if (f.json) printJsonLines(results, summary);
-  else printGathered(results, summary, 'run');
+  const undone = recordRun('run', f, targets, results, stopped);
+  if (f.json) printJsonLines(results, { ...summary, ...undone.summary });
+  else {
+    printGathered(results, summary, 'run');
+    process.stdout.write(undone.lines);
+  }
   setExitStatus(exitCodeOf(summary));
   const lost = out?.errors() ?? [];
   for (const e of lost.slice(0, 5)) process.stderr.write(`fleet: --out: cannot write ${e}\n`);
