@@ -1,6 +1,6 @@
 // Public face of src/hostkeys: scan guests' host keys and find clone groups, enrol pins, rotate keys
 // with a journal that survives a crash, and report where a rotation stands.
-export { cloneGroups, pinStatus, scanFleet, type CloneGroup, type GuestScan, type PinStatus, type ScanOptions, type ScanTarget } from './scan.js';
+export { cloneGroups, pinStatus, probeVia, scanFleet, type CloneGroup, type GuestScan, type PinStatus, type ScanOptions, type ScanTarget } from './scan.js';
 export { foldScans, type ScanBlock } from './scan-fold.js';
 export { applyTrust, confirmScans, pinnedFingerprints, planTrust, type TrustPlan, type TrustResult } from './trust.js';
 export { pinLines, pinsAreHashed, pinsOnly, unpinKeys, type KeyRef } from './pins.js';
