@@ -5,7 +5,7 @@ import type { PinnedKey, PresentedKey } from '../ssh/index.js';
 
 /** Every check the audit makes, as named in `--json` output and `--ignore`. */
 export const CHECK_IDS = [
-  'shared-host-key', 'changed-host-key', 'revoked-host-key', 'uid0-account', 'shared-password-hash',
+  'shared-host-key', 'revoked-host-key', 'changed-host-key', 'uid0-account', 'shared-password-hash',
   'admin-password', 'strict-host-key-checking', 'shared-machine-id', 'cron-storm', 'unreachable',
   'shared-hostname', 'stale-pin', 'not-checked', 'no-pq-kex',
 ] as const;
