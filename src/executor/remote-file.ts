@@ -1,13 +1,15 @@
 // Reading one file on a guest, and replacing one atomically: the new bytes go to a temporary name
 // beside the target, then rename(2) puts them in place, so a guest only ever sees the old file or the
-// new one. Skipped when the guest's copy already has the same SHA-256. Two transfers: one guest
-// process that checks and then receives the bytes on stdin (remote-stream.ts; small files, where the
-// per-process cost on the guest dominates), or SFTP (large files, where throughput does). Used by
-// `fleet push` and by anything that edits guest files (`fleet cron apply`).
+// new one. Skipped when the guest's copy already has the same SHA-256. As the login user: SFTP alone
+// (remote-sftp.ts: one guest process, a hash command only when the sizes match). Under sudo: one guest
+// process that checks and then receives the bytes on stdin (remote-stream.ts; small files), or an SFTP
+// upload installed by a root command (large files). Used by `fleet push` and by anything that edits
+// guest files (`fleet cron apply`).
 import { randomBytes } from 'node:crypto';
 import type { SshConnection } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
 import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, tempPrefix, type Existing } from './remote-steps.js';
+import { sftpWriteUsable, writeOverSftp } from './remote-sftp.js';
 import { writeStreamed } from './remote-stream.js';
 
 export interface ReadRemoteOptions {
@@ -27,7 +29,10 @@ export interface WriteRemoteOptions {
   backupSuffix?: string;
   /** Per remote command run along the way. */
   timeoutMs?: number;
-  /** `auto` (default): `stream` up to STREAM_MAX bytes, `sftp` above. */
+  /**
+   * `auto` (default): SFTP as the login user (the stream when the guest has no usable SFTP server);
+   * under sudo `stream` up to STREAM_MAX bytes, `sftp` above.
+   */
   transfer?: 'auto' | 'stream' | 'sftp';
 }
 
@@ -79,7 +84,10 @@ export async function writeRemoteFile(conn: SshConnection, path: string, data: B
     withStat: opts.mode !== undefined || opts.owner !== undefined,
   };
   const transfer = opts.transfer ?? 'auto';
-  if (transfer === 'stream' || (transfer === 'auto' && data.length <= STREAM_MAX)) return writeStreamed(conn, path, data, plan, opts);
+  if (transfer === 'stream') return writeStreamed(conn, path, data, plan, opts);
+  // As the login user, SFTP alone (one guest process, as scp); under sudo the root step is a command.
+  if (!opts.sudo && (await sftpWriteUsable(conn, !!opts.backup))) return writeOverSftp(conn, path, data, plan, opts);
+  if (transfer === 'auto' && data.length <= STREAM_MAX) return writeStreamed(conn, path, data, plan, opts);
   return writeViaSftp(conn, path, data, plan, opts);
 }
 

@@ -1,9 +1,10 @@
 // Writing a guest file with one guest process: a script reports the target's state (umask, SHA-256,
 // mode and owner when asked) and waits for one line from us: `skip`, `meta` (same bytes, fix mode or
 // owner) or `put` followed by the bytes on stdin, which it writes to a temporary name beside the
-// target, checks against the SHA-256, gives its mode/owner and renames over the target. A guest
-// process is the main cost of a push on a busy guest (sshd forks a session, the shell forks its
-// commands): the SFTP transfer needs two, this one. Under sudo the whole script runs as root.
+// target, checks against the SHA-256, gives its mode/owner and renames over the target. Under sudo
+// the whole script runs as root (one root step for the check and the install); as the login user the
+// SFTP transfer (remote-sftp.ts) costs the guest fewer processes, and this is its fallback for guests
+// without a usable SFTP server.
 import type { ExecResult, SshConnection } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
 import { StepError } from './errors.js';

@@ -365,12 +365,18 @@ export class SshConnection {
    * mode 0600, writes `data` with several requests in flight, sets `mode`, fsyncs where the server
    * can, closes. On failure the partial file is removed when the connection still allows it.
    */
-  async uploadNew(path: string, data: Buffer, opts: { mode: number; inFlight?: number }): Promise<void> {
+  async uploadNew(path: string, data: Buffer, opts: { mode: number; inFlight?: number; uid?: number; gid?: number }): Promise<{ uid: number; mtime: number }> {
     const sftp = await this.files();
     const handle = await sftpCall<Buffer>(sftp, (cb) => sftp.open(path, 'wx', { mode: 0o600 }, cb));
+    let created: { uid: number; mtime: number };
     try {
       await writePipelined(sftp, handle, data, opts.inFlight ?? 16);
+      // Its mtime is the guest's clock, its uid the login user's: what a caller compares or keeps.
+      created = await sftpCall<{ uid: number; mtime: number }>(sftp, (cb) => sftp.fstat(handle, cb));
       await sftpCall(sftp, (cb) => sftp.fchmod(handle, opts.mode, cb));
+      if (opts.uid !== undefined || opts.gid !== undefined) {
+        await sftpCall(sftp, (cb) => sftp.fchown(handle, opts.uid ?? created.uid, opts.gid ?? -1, cb));
+      }
       if (await this.hasSftpExtension('fsync@openssh.com')) await sftpCall(sftp, (cb) => sftp.ext_openssh_fsync(handle, cb));
     } catch (err) {
       // Settles even when the session is gone; the caller then removes the file over a new connection.
@@ -380,6 +386,40 @@ export class SshConnection {
       throw err;
     }
     await sftpCall(sftp, (cb) => sftp.close(handle, cb));
+    return { uid: created.uid, mtime: created.mtime };
+  }
+
+  /**
+   * The umask new files get in `dir`, learnt by making and removing an empty directory `probe` there:
+   * an empty directory shows no data, where a file created readable first would.
+   */
+  async umaskAt(probe: string): Promise<number> {
+    const sftp = await this.files();
+    await sftpCall(sftp, (cb) => sftp.mkdir(probe, { mode: 0o777 }, cb));
+    try {
+      return 0o777 & ~(await sftpCall<{ mode: number }>(sftp, (cb) => sftp.stat(probe, cb))).mode;
+    } finally {
+      await sftpCall(sftp, (cb) => sftp.rmdir(probe, cb)).catch(() => {});
+    }
+  }
+
+  /** A directory's entries (names, modes, mtimes in seconds of the guest's clock). */
+  async listDir(dir: string): Promise<{ name: string; mode: number; mtime: number }[]> {
+    const sftp = await this.files();
+    const list = await sftpCall<{ filename: string; attrs: { mode: number; mtime: number } }[]>(sftp, (cb) => sftp.readdir(dir, cb));
+    return list.map((e) => ({ name: e.filename, mode: e.attrs.mode, mtime: e.attrs.mtime }));
+  }
+
+  /** chmod(2) and chown(2) of a path over SFTP (symlinks followed, as by chmod and chown). */
+  async setMetadata(path: string, m: { mode?: number; uid?: number; gid?: number }): Promise<void> {
+    const sftp = await this.files();
+    if (m.mode !== undefined) await sftpCall(sftp, (cb) => sftp.chmod(path, m.mode!, cb));
+    if (m.uid !== undefined || m.gid !== undefined) await sftpCall(sftp, (cb) => sftp.chown(path, m.uid ?? -1, m.gid ?? -1, cb));
+  }
+
+  async removeDir(path: string): Promise<void> {
+    const sftp = await this.files();
+    await sftpCall(sftp, (cb) => sftp.rmdir(path, cb));
   }
 
   /** stat(2) of a path (symlinks followed) over SFTP; undefined when it does not exist. */

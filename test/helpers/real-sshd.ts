@@ -44,6 +44,10 @@ export interface RealSshdOptions {
   logLevel?: string;
   /** More sshd_config lines (PermitOpen, MaxStartups, ...). */
   config?: string[];
+  /** Its own PID namespace: PIDs there count the processes its sessions create. */
+  pidNamespace?: boolean;
+  /** Sessions without the login user's ~/.bashrc (bash reads it for commands over ssh). */
+  leanShell?: boolean;
 }
 
 export async function startRealSshd(address: string, port = 2222, opts: RealSshdOptions = {}): Promise<RealSshd> {
@@ -59,8 +63,11 @@ export async function startRealSshd(address: string, port = 2222, opts: RealSshd
     'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AcceptEnv LANG LC_*',
     'Subsystem sftp /usr/lib/openssh/sftp-server', `LogLevel ${opts.logLevel ?? 'ERROR'}`, ...(opts.config ?? []), '',
   ].join('\n'));
-  const script = `mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D ${opts.logLevel ? `-E '${join(dir, 'sshd.log')}'` : '-e'} -f '${join(dir, 'sshd_config')}'`;
-  const proc = execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
+  const lean = opts.leanShell ? "{ [ ! -e /root/.bashrc ] || mount --bind /dev/null /root/.bashrc; } && " : '';
+  const script = `${lean}mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D ${opts.logLevel ? `-E '${join(dir, 'sshd.log')}'` : '-e'} -f '${join(dir, 'sshd_config')}'`;
+  // --kill-child: sshd is the namespace's first process, not unshare; stopping unshare must stop it.
+  const pid = opts.pidNamespace ? ['-p', '-f', '--kill-child', '--mount-proc'] : [];
+  const proc = execa('unshare', ['-m', ...pid, '--propagation', 'private', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
   let exited = false;
   void proc.then(() => (exited = true));
   let stopped = false;
