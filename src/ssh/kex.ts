@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 
 /** ML-KEM-768 with X25519 (draft-ietf-sshm-mlkem-hybrid-kex; OpenSSH 9.9+'s default). */
 export const MLKEM_KEX = 'mlkem768x25519-sha256';
+const CURVE25519_KEX = 'curve25519-sha256';
 
 /**
  * Key exchanges that resist a future quantum computer (hybrids with a classical one). OpenSSH
@@ -31,6 +32,9 @@ export function kexAlgorithms(): string[] {
   if (!SUPPORTED_KEX.includes(MLKEM_KEX)) {
     throw new Error(`ssh2 does not know ${MLKEM_KEX}: its patch was not applied (npm ci or npm install applies it; node scripts/patch-deps.mjs does it alone)`);
   }
-  offered = [MLKEM_KEX, ...DEFAULT_KEX.filter((k) => k !== MLKEM_KEX)];
+  // curve25519 under its RFC 8731 name before the libssh.org alias ssh2 puts first: the same exchange,
+  // named as OpenSSH names it.
+  const rest = DEFAULT_KEX.filter((k) => k !== MLKEM_KEX && k !== CURVE25519_KEX);
+  offered = [MLKEM_KEX, ...(DEFAULT_KEX.includes(CURVE25519_KEX) ? [CURVE25519_KEX] : []), ...rest];
   return offered;
 }
