@@ -1,0 +1,77 @@
+// scripts/patch-deps.mjs, the install-time patch of ssh2: it applies to the pinned ssh2 exactly,
+// changes nothing when run again, and stops the install with one line when the package moved on.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain ES module script without types
+import { applyFile, parseDiff } from '../../scripts/patch-deps.mjs';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const PATCH = readFileSync(join(REPO, 'patches/ssh2+1.17.0.patch'), 'utf8');
+const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js'];
+
+type File = { path: string; hunks: { old: string[]; new: string[] }[] };
+const files = (): File[] => parseDiff(PATCH);
+const installed = (path: string) => readFileSync(join(REPO, 'node_modules/ssh2', path), 'utf8');
+/** ssh2 as published: the installed (patched) file with the patch taken out. */
+const pristine = (f: File) => applyFile(installed(f.path), { ...f, hunks: f.hunks.map((h) => ({ old: h.new, new: h.old })) });
+
+let root: string | undefined;
+afterEach(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+/** A project with the script, the patch and an ssh2 of `version` whose files are `content(path)`. */
+function project(version: string, content: (f: File) => string): string {
+  root = mkdtempSync(join(tmpdir(), 'fleet-patch-deps-'));
+  mkdirSync(join(root, 'scripts'));
+  cpSync(join(REPO, 'scripts/patch-deps.mjs'), join(root, 'scripts/patch-deps.mjs'));
+  cpSync(join(REPO, 'patches'), join(root, 'patches'), { recursive: true });
+  writeFileSync(join(root, 'package.json'), '{"name":"p","type":"module"}');
+  mkdirSync(join(root, 'node_modules/ssh2/lib/protocol'), { recursive: true });
+  writeFileSync(join(root, 'node_modules/ssh2/package.json'), JSON.stringify({ name: 'ssh2', version, main: './lib/index.js' }));
+  for (const f of files()) writeFileSync(join(root, 'node_modules/ssh2', f.path), content(f));
+  return root;
+}
+
+const run = (dir: string) => execa('node', [join(dir, 'scripts/patch-deps.mjs')], { reject: false });
+
+describe('patch-deps', () => {
+  it('touches the two files of ssh2 that carry the key exchange', () => {
+    expect(files().map((f) => f.path).sort()).toEqual([...FILES].sort());
+    for (const f of files()) expect(pristine(f)).not.toContain('mlkem768x25519-sha256');
+  });
+
+  it('patches the published ssh2 1.17.0 into what is installed, then finds it applied', async () => {
+    const dir = project('1.17.0', pristine);
+    const first = await run(dir);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toBe('patches/ssh2+1.17.0.patch: applied');
+    for (const path of FILES) expect(readFileSync(join(dir, 'node_modules/ssh2', path), 'utf8')).toBe(installed(path));
+    const again = await run(dir);
+    expect(again.stdout).toBe('patches/ssh2+1.17.0.patch: already applied');
+    for (const path of FILES) expect(readFileSync(join(dir, 'node_modules/ssh2', path), 'utf8')).toBe(installed(path));
+  });
+
+  it('fails the install in one line when another ssh2 version is installed', async () => {
+    const r = await run(project('1.18.0', pristine));
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'patches/ssh2+1.17.0.patch does not apply: it is for ssh2 1.17.0 but 1.18.0 is installed; install the version it names or update the patch',
+    ]);
+  });
+
+  it('fails, writing nothing, when a file no longer matches the patch', async () => {
+    const changed = (f: File) => (f.path.endsWith('kex.js') ? pristine(f).replace("return new Curve25519Exchange('sha256', ...args);", 'return new X();') : pristine(f));
+    const dir = project('1.17.0', changed);
+    const r = await run(dir);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^patches\/ssh2\+1\.17\.0\.patch does not apply: hunk 2 of lib\/protocol\/kex\.js does not match;/);
+    const constants = files().find((f) => f.path.endsWith('constants.js'))!;
+    expect(readFileSync(join(dir, 'node_modules/ssh2/lib/protocol/constants.js'), 'utf8')).toBe(pristine(constants));
+  });
+});
