@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import { CHECK_IDS } from '../audit/model.js';
 import { UsageError } from '../core/index.js';
+import { parseSlot } from '../schedule/job-options.js';
 import { checkPositionals, faultSpecProblem } from './positionals.js';
 
 /** How one option's value is checked: the schema (raw text in, the value the command uses out). */
@@ -132,7 +133,8 @@ const SPECS: Record<string, OptionSpec | ((command: string) => OptionSpec)> = {
   '--job': spec(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a job name of letters, digits, '.', '_' and '-'"), 'a b', '-x'),
   '--command': spec(text('a shell command')),
   '--window': spec(z.string().regex(/^([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d$/, 'must be HH:MM-HH:MM, e.g. 23:00-06:00'), '23:00', '25:00-06:00'),
-  '--slot': spec(z.string().refine((v) => /^[1-9]\d*\s*(m|min|h)?$/.test(v.trim()), 'must be minutes like 12m, 12 or 1h'), '0', 'abc'),
+  // The scheduler's own reading, so the message is the one `cron` commands give everywhere.
+  '--slot': spec(z.string().transform((v) => (parseSlot(v), v)), '0', 'abc'),
   '--cap': COUNT,
   '--schedule': spec(text('a cron schedule')),
   '--scripts': spec(oneOf(['hourly', 'daily', 'weekly', 'monthly']).transform((l) => l.join(',')), 'yearly'),
@@ -164,6 +166,7 @@ const SPECS: Record<string, OptionSpec | ((command: string) => OptionSpec)> = {
   '--host-capacity': COUNT,
   '--fault': spec(z.string().refine((v) => !faultSpecProblem(v), 'takes KIND[:MS]@WHO (see Faults below)'), 'bogus@3', 'slow:abc@3'),
   '--seed': spec(text('a seed')),
+  '--golden-from': spec(text('a guest of an emulator state directory, STATE/guests/NAME')),
   '--clear': spec(z.string().regex(/^(refuse|hang|slow|drop|auth-reject|hostkey|mitm)?(@[^@\s]+)?$/, 'takes KIND, @WHO or KIND@WHO'), 'bogus', 'slow:abc@3'),
 };
 

@@ -97,7 +97,7 @@ export async function runCron(c: ActionContext, a: CronStep, plan: JobPlan | und
       return p.changed ? { changed: true, note: `would change ${p.what}`, diff: p.diff } : { changed: false, note: `unchanged: ${p.what}${p.note ? ` (${p.note})` : ''}` };
     }
     const w = await writeJob(c.conn, a.job, slot, { sudo: c.sudo, backup: a.backup, backupSuffix: o.backupSuffix, timeoutMs: c.timeoutMs });
-    return { changed: w.changed, note: `${w.changed ? '' : 'unchanged: '}${w.what}${!w.changed && w.note ? ` (${w.note})` : ''}`, ...(w.backup ? { backup: w.backup } : {}) };
+    return { changed: w.changed, note: `${w.changed ? '' : 'unchanged: '}${w.what}${!w.changed && w.note ? ` (${w.note})` : ''}${w.warning ? `; warning: ${w.warning}` : ''}`, ...(w.backup ? { backup: w.backup } : {}) };
   } catch (err) {
     if (err instanceof InputError) throw new ActionError(`${err.message}; nothing written`, 'failed');
     if (err instanceof StepError) throw new ActionError(`${err.step}: ${err.reason}`, err.status, { stderr: err.stderr });

@@ -9,6 +9,7 @@ import {
 } from '../executor/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import { jobPaths, previousOf, readCronFiles, readJobFiles, type GuestCron } from './collect.js';
+import { checkRunCronsGuest } from './guest-cron-facts.js';
 import { unifiedDiff } from './diff.js';
 import { checkEdits, guestEdits, type FileEdit } from './edits.js';
 import { jobPath, planJob, type CronJob, type GuestSlot, type JobPlan, type PreviousJob } from './job.js';
@@ -49,6 +50,8 @@ export interface CronChange {
   what: string;
   /** Why nothing is written although the plan says something. */
   note?: string;
+  /** Something the change costs the guest that the user should hear of (hourly scripts left out). */
+  warning?: string;
 }
 
 /** The guest's change from its files; throws InputError (file and line) when they are malformed. */
@@ -106,7 +109,8 @@ export interface WriteOptions {
 
 /** Re-reads the guest's job files and shows what writing would change; writes nothing. */
 export async function previewJob(conn: SshConnection, job: CronJob, slot: GuestSlot, o: { sudo: boolean; timeoutMs?: number }): Promise<CronChange> {
-  return cronChange(job, await readJobFiles(conn, job, o), slot);
+  const warning = await checkRunCronsGuest(conn, job, o);
+  return { ...cronChange(job, await readJobFiles(conn, job, o), slot), ...(warning ? { warning } : {}) };
 }
 
 /**
@@ -141,7 +145,7 @@ export function writeGuests(
     const base = { host: t.name, address: t.address, exitCode: 0, stderr: '' };
     try {
       const w = await writeJob(conn, plan.job, slotOf.get(t.name)!, { ...o, timeoutMs: session.timeoutMs });
-      return { ...base, status: 'ok', stdout: `${w.changed ? 'changed' : 'unchanged'}: ${w.what}\n`, changed: w.changed, durationMs: Date.now() - started, ...(w.backup ? { backup: w.backup } : {}) };
+      return { ...base, status: 'ok', stdout: `${w.changed ? 'changed' : 'unchanged'}: ${w.what}\n${w.warning ? `warning: ${w.warning}\n` : ''}`, changed: w.changed, durationMs: Date.now() - started, ...(w.backup ? { backup: w.backup } : {}) };
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       return { ...base, status: 'failed', exitCode: null, stdout: '', changed: false, durationMs: Date.now() - started, error: `${t.name}: ${err.message}; nothing written` };
