@@ -3,7 +3,10 @@
 // image's host keys and machine-id unless asked for unique ones, exactly the field's problem: any
 // clone's root can impersonate every other.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync, chownSync, closeSync, constants, cpSync, existsSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync,
+  readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { generateHostKey, sshKeygen } from './keys.js';
 
@@ -46,10 +49,14 @@ function copyHostEtc(etc: string): void {
     const src = join('/etc/pam.d', name);
     if (existsSync(src)) cpSync(src, join(etc, 'pam.d', name));
   }
+  addSharedMountPoints(etc);
+}
+
+/** Empty mount points for the host /etc entries the sandbox binds over them read-only. */
+export function addSharedMountPoints(etc: string): void {
   for (const name of SHARED_ETC) {
     const src = join('/etc', name);
-    if (!existsSync(src)) continue;
-    // An empty mount point; the sandbox binds the host's entry over it read-only.
+    if (!existsSync(src) || lstatSync(join(etc, name), { throwIfNoEntry: false })) continue;
     if (lstatSync(src).isDirectory()) mkdirSync(join(etc, name));
     else writeFileSync(join(etc, name), '');
   }
@@ -179,6 +186,36 @@ export function personalize(guestDir: string, opts: { hostname: string; address:
   const etc = join(guestDir, 'etc');
   write(join(etc, 'hostname'), `${opts.hostname}\n`);
   write(join(etc, 'hosts'), `127.0.0.1\tlocalhost\n${opts.address}\t${opts.hostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+}
+
+/**
+ * What systemd does at boot when /etc/machine-id is empty (or reads "uninitialized"), as an image
+ * prepared for cloning leaves it: writes a new random ID. Opened without following a symlink and
+ * only on the guest's own file system: the guest's root owns that file, the emulator writes it.
+ */
+export function bootMachineId(guestDir: string): boolean {
+  const path = join(guestDir, 'etc', 'machine-id');
+  // Checked read-only first: opening an image's file for writing copies it into the clone's layer.
+  for (const mode of [constants.O_RDONLY, constants.O_RDWR]) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, mode | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.dev !== statSync(guestDir).dev || st.size > 64) return false;
+      const now = readFileSync(fd, 'utf8').trim();
+      if (now !== '' && now !== 'uninitialized') return false;
+      if (mode === constants.O_RDWR) {
+        ftruncateSync(fd, 0);
+        writeSync(fd, `${randomBytes(16).toString('hex')}\n`, 0);
+        return true;
+      }
+    } catch {
+      return false; // no such file: systemd would create one; an image without it is left as it is
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  return false;
 }
 
 /** Gives a fresh clone its own machine-id and host keys (`--unique-keys`). */

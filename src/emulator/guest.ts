@@ -10,10 +10,11 @@ import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, ServerConfig, Session } from 'ssh2';
 import { kexAlgorithms } from '../ssh/kex.js';
 import type { Fault, FaultKind } from './faults.js';
-import { personalize } from './golden.js';
+import { bootMachineId, personalize } from './golden.js';
 import { authorizedKeys, forgetGuestDir, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
 import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxSpawner } from './sandbox.js';
+import { sshdPreStart } from './sshd-unit.js';
 
 const { Server, utils } = ssh2;
 const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
@@ -90,6 +91,7 @@ export class Guest {
       if (upper && !lstatSync(join(upper, 'etc', 'hostname'), { throwIfNoEntry: false })) {
         personalize(this.cfg.dir, { hostname: this.cfg.name, address: this.cfg.address });
       }
+      bootMachineId(this.cfg.dir);
       if (!this.closed) await this.listenControl();
     })().catch((err: unknown) => {
       this.booted = undefined; // the next command tries again
@@ -100,6 +102,12 @@ export class Guest {
 
   /** (Re)starts sshd like systemd would: new host keys for new connections, sessions kept. */
   async startSshd(): Promise<{ ok: boolean; message: string }> {
+    const pre = await this.runPreStart();
+    if (pre) {
+      this.sshd = 'failed';
+      await this.applyListening();
+      return { ok: false, message: pre };
+    }
     const { keys, errors } = loadHostKeys(this.cfg.dir);
     if (keys.length === 0) {
       this.sshd = 'failed';
@@ -112,6 +120,18 @@ export class Guest {
     this.sshd = 'running';
     await this.applyListening();
     return { ok: true, message: errors.join('\n') };
+  }
+
+  /** The unit's ExecStartPre= commands (sshd-unit.ts), as root on the guest; the first failure that
+   * counts stops the start, as systemd's does. Returns that failure's message. */
+  private async runPreStart(): Promise<string | undefined> {
+    for (const step of sshdPreStart(this.cfg.dir)) {
+      const r = await this.consoleExec(step.command);
+      if (r.exitCode !== 0 && !step.ignoreFailure) {
+        return `ExecStartPre=${step.command} (${step.file}) failed with exit ${r.exitCode ?? r.signal}: ${r.stderr.toString().trim()}`;
+      }
+    }
+    return undefined;
   }
 
   async stopSshd(): Promise<void> {

@@ -3,5 +3,6 @@ export { Emulator, DEFAULT_PORT, DEFAULT_SUBNET, guestAddresses, type EmulatorOp
 export { controlRequest, type ControlRequest } from './control.js';
 export { FAULT_HELP, FAULT_KINDS, parseFault, type Fault, type FaultKind } from './faults.js';
 export { ADMIN_USER, PLAIN_USER } from './golden.js';
+export { importGolden, parseGoldenFrom, type GoldenSource } from './golden-import.js';
 export type { GuestStatus } from './guest.js';
 export type { HostModelStatus } from './host-model.js';

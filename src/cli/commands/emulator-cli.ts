@@ -24,6 +24,7 @@ export function registerEmulator(program: Command): void {
     .option('--subnet <cidr>', 'loopback subnet the guests live in', '127.77.0.0/16')
     .option('--port <port>', 'sshd port of every guest', int('--port'), 2222)
     .option('--unique-keys', 'give each guest its own host keys and machine-id (default: cloned, as in the field)')
+    .option('--golden-from <STATE/guests/NAME>', 'the golden image is that guest of another, running emulator as it sees its files (prepare it with playbooks/golden-image-prep.yaml); its client key comes along')
     .option('--host-capacity <c>', 'at most C guest commands run at once; the rest queue (eligible queue)', int('--host-capacity'))
     .option('--fault <spec...>', 'inject faults: KIND[:MS]@WHO, WHO = all | N% | 3,5-7 | name | address')
     .option('--seed <seed>', 'seed for N% fault selections', 'clonefleet')

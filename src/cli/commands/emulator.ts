@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FleetError, UsageError } from '../../core/index.js';
-import { controlRequest, Emulator, guestAddresses, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
+import { controlRequest, Emulator, guestAddresses, importGolden, parseGoldenFrom, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import { setExitStatus } from '../exit.js';
 
@@ -16,6 +16,8 @@ interface UpOptions {
   subnet: string;
   port: number;
   uniqueKeys?: boolean;
+  /** STATE/guests/NAME of a running emulator: that guest's files become this fleet's image. */
+  goldenFrom?: string;
   hostCapacity?: number;
   fault?: string[];
   seed: string;
@@ -64,8 +66,14 @@ export function reuseNote(opts: Pick<UpOptions, 'state' | 'guests' | 'uniqueKeys
 export async function up(opts: UpOptions): Promise<void> {
   const pid = runningPid(opts.state);
   if (pid) throw new FleetError(`an emulator is already running for ${resolve(opts.state)} (pid ${pid}); \`fleet emulator down --state ${opts.state}\` first`);
-  const note = reuseNote(opts);
-  if (note) process.stderr.write(`fleet emulator: ${note}\n`);
+  if (opts.goldenFrom) {
+    // Before a detached start too: the child then finds golden/ in place, like any existing image.
+    const img = await importGolden(parseGoldenFrom(opts.goldenFrom), opts.state);
+    process.stderr.write(`fleet emulator: golden image ${img.dir}: ${img.files} entries from ${opts.goldenFrom} as that guest sees them\n`);
+  } else {
+    const note = reuseNote(opts);
+    if (note) process.stderr.write(`fleet emulator: ${note}\n`);
+  }
   if (opts.detach) return upDetached(opts);
   const emu = await Emulator.start({
     guests: opts.guests,
