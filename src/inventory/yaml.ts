@@ -1,22 +1,32 @@
 // Ansible YAML inventories (`all:` / `children:` / `hosts:` / `vars:`) -> declarations, positions kept,
 // and the YAML var files of group_vars/ and host_vars/.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { InputError } from '../core/errors.js';
 import { GROUP_NAME, parseHostLine } from './lines.js';
 import { newDeclarations, type Declarations, type GroupDecl, type VarDef } from './model.js';
 import { addHosts } from './parse.js';
 
+// The yaml package is loaded on first use (its CommonJS build, synchronously): most inventories are
+// plain host lists, and loading it costs a run more CPU than reading them.
+type YamlLib = typeof import('yaml');
+let yamlLib: YamlLib | undefined;
+const yaml = (): YamlLib => (yamlLib ??= createRequire(import.meta.url)('yaml') as YamlLib);
+const isMap = (n: unknown): n is YAMLMap => yaml().isMap(n);
+const isScalar = (n: unknown): n is Scalar => yaml().isScalar(n);
+const isSeq = (n: unknown): n is YAMLSeq => yaml().isSeq(n);
+
 const GROUP_KEYS = new Set(['hosts', 'vars', 'children']);
 
 /** One YAML file: the parsed document and a way to turn offsets into line:column. */
 class YamlSource {
-  private readonly counter = new LineCounter();
+  private readonly counter = new (yaml().LineCounter)();
   readonly root: Node | null;
 
   constructor(readonly file: string, text: string) {
     // YAML 1.1 as Ansible's PyYAML reads it: `yes`/`no` are booleans, `0644` is octal. A key given twice
     // keeps the last value, as PyYAML does (and the yaml package's duplicate check is quadratic).
-    const doc = parseDocument(text, { lineCounter: this.counter, uniqueKeys: false, prettyErrors: false, version: '1.1' });
+    const doc = yaml().parseDocument(text, { lineCounter: this.counter, uniqueKeys: false, prettyErrors: false, version: '1.1' });
     const err = doc.errors[0];
     if (err) {
       const pos = this.counter.linePos(err.pos[0]);

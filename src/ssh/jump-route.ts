@@ -65,7 +65,11 @@ function throughJump(o: ConnectOptions): Route {
 function throughProxy(o: ConnectOptions): Route {
   const command = expandProxyCommand(o.proxyCommand!, { host: o.address, name: o.name, port: o.port, user: o.credentials.username });
   const proxy = startProxyCommand(command);
-  return { sock: Promise.resolve(proxy.sock), explain: proxy.explain, release: once(proxy.kill) };
+  return {
+    sock: proxy.then((p) => p.sock),
+    explain: (message) => proxy.then((p) => p.explain(message), () => message),
+    release: once(() => void proxy.then((p) => p.kill(), () => {})),
+  };
 }
 
 /** The route for `o`; throws (before anything starts) on a ProxyCommand with an unknown token. */

@@ -2,7 +2,6 @@
 // used as the connection's byte stream, its stderr kept for the error when the connection fails.
 import { Duplex } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { execa } from 'execa';
 
 /** The values ProxyCommand's tokens stand for (ssh_config(5): %h %n %p %r, and %% for a percent). */
 export interface ProxyTokens {
@@ -49,8 +48,12 @@ export interface ProxyProcess {
 /** Enough stderr to show why a proxy failed, not a flood. */
 const STDERR_KEEP = 4096;
 
-/** Starts `command` (already expanded) through `sh -c exec ...`, as ssh does. */
-export function startProxyCommand(command: string): ProxyProcess {
+/**
+ * Starts `command` (already expanded) through `sh -c exec ...`, as ssh does. execa is loaded here, on
+ * first use: with its dependencies it is a good part of the CLI's start-up, which most runs never need.
+ */
+export async function startProxyCommand(command: string): Promise<ProxyProcess> {
+  const { execa } = await import('execa');
   const child = execa('sh', ['-c', `exec ${command}`], {
     stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, stripFinalNewline: false,
   });
