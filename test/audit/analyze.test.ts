@@ -169,10 +169,11 @@ describe('analyzeAudit', () => {
 
 describe('reading a guest', () => {
   it('parses the audit command\'s output: values, files, unreadable paths, sudo refused', () => {
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const out = `@fleet-nosudo sudo: a password is required\n@fleet-value nodename guest007\n@fleet-file /etc/hostname\n${b64('guest007\n')}\n@fleet-end\n@fleet-unreadable /etc/shadow\n`;
+    const out = '@fleet-nosudo sudo: a password is required\n@fleet-value nodename guest007\n@fleet-file /etc/hostname\n|guest007\n|@fleet-end\n@fleet-end\n@fleet-unreadable /etc/shadow\n';
     const f = parseAuditOutput(out, 'guest007');
-    expect(f).toEqual({ files: new Map([['/etc/hostname', 'guest007\n']]), unreadable: ['/etc/shadow'], nodename: 'guest007', privileged: false, sudoError: 'sudo: a password is required' });
+    // A line of content that reads like a marker stays content: every content line is behind a `|`.
+    expect(f).toEqual({ files: new Map([['/etc/hostname', 'guest007\n@fleet-end\n']]), unreadable: ['/etc/shadow'], nodename: 'guest007', privileged: false, sudoError: 'sudo: a password is required' });
+    expect(() => parseAuditOutput('@fleet-file /etc/x\nfake\n', 'g')).toThrow(/g: unexpected output inside \/etc\/x/);
     expect(() => parseAuditOutput('Welcome!\n', 'g')).toThrow(/g: unexpected output/);
   });
 
