@@ -59,8 +59,20 @@ export const inSubshell = (command: string) => `( eval ${q(command)} )`;
  */
 const PLAIN_BUILTIN = /^(?:test|\[|echo|printf|true|false)(?: +[A-Za-z0-9_./@%+,:=!\]-]+)*(?: +2?>>? *[A-Za-z0-9_./@%+,:=-]+)? *$/;
 
-/** `command` as a group in the shell itself when it is a plain built-in, else inSubshell. */
-export const inShell = (command: string) => (PLAIN_BUILTIN.test(command) ? `{ ${command}\n}` : inSubshell(command));
+/**
+ * A simple command of plain words (`uname -r`, `mkdir -p /srv/app`, `date >> /var/log/x`), not a
+ * reserved word: it cannot break the shell's syntax, so it goes in a subshell as it is, which execs
+ * it (dash forks again for a command that eval runs).
+ */
+const PLAIN_COMMAND = new RegExp(
+  '^(?!(?:if|then|else|elif|fi|do|done|case|esac|while|until|for|in)(?: |$))[A-Za-z0-9_./@%+,:=-][A-Za-z0-9_./@%+,:=!\\]-]*' +
+  '(?: +[A-Za-z0-9_./@%+,:=!\\]-]+)*(?: +[0-2]?(?:>>?|<) *[A-Za-z0-9_./@%+,:=-]+)* *$');
+
+/** `command` as a group in the shell itself when it is a plain built-in, else in a subshell. */
+export function inShell(command: string): string {
+  if (PLAIN_BUILTIN.test(command)) return `{ ${command}\n}`;
+  return PLAIN_COMMAND.test(command) ? `( ${command} )` : inSubshell(command);
+}
 
 /**
  * Why the step is skipped, given the guard script's exit status, in the words of `written` (the
