@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { commandPath, optionSpec } from '../../src/cli/options.js';
+import { commandPath } from '../../src/cli/options.js';
+import { optionSpec } from '../../src/cli/option-specs.js';
 import { fleet, jsonLines } from './cli-harness.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 
