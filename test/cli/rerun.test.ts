@@ -74,6 +74,20 @@ describe('a rolling run that stops', () => {
   });
 });
 
+describe('a run interrupted with Ctrl-C', () => {
+  it('names the guests it never started, says it was interrupted in which batch, and records them', async () => {
+    // The first Ctrl-C starts no new guest and lets the running ones finish.
+    const interrupt = setTimeout(() => process.emit('SIGINT'), 1500);
+    const r = await fleet('run', ...sel(), '--batch', '1', '--', 'sleep 1');
+    clearTimeout(interrupt);
+    const m = /not started: (\S+) \((\d)\): interrupted in batch (\d) of 6\n/.exec(r.out);
+    expect(m, r.out).not.toBeNull();
+    expect(Number(m![2])).toBe(7 - Number(m![3]));
+    expect(r.out).toContain('to resume on the');
+    expect(recorded()).toHaveLength(Number(m![2]));
+  });
+});
+
 describe('--retries', () => {
   it('reconnects to a guest that refused until it answers', async () => {
     await F().emu.setFault('refuse@4');
