@@ -1,7 +1,8 @@
 // The server half of mlkem768x25519-sha256 refuses a client's C_INIT that is not an ML-KEM-768
 // encapsulation key and an X25519 public key: wrong length, an encapsulation key failing FIPS 203's
 // modulus check, a low-order X25519 point. Spoken byte by byte over TCP (the first key exchange is
-// in the clear), so no client code of ours can hide a fault; a good C_INIT gets a KEX reply.
+// in the clear), so no client code of ours can hide a fault; a good C_INIT gets a KEX reply. The
+// client half refuses a short S_REPLY from a fake server.
 import { generateKeyPairSync } from 'node:crypto';
 import net from 'node:net';
 import ssh2 from 'ssh2';
@@ -29,8 +30,8 @@ function packet(payload: Buffer): Buffer {
   return Buffer.concat([head, payload, Buffer.alloc(pad)]);
 }
 
-function kexinit(kex: string): Buffer {
-  const lists = [kex, 'ecdsa-sha2-nistp256', 'aes128-ctr', 'aes128-ctr', 'hmac-sha2-256', 'hmac-sha2-256', 'none', 'none', '', ''];
+function kexinit(kex: string, hostKey = 'ecdsa-sha2-nistp256'): Buffer {
+  const lists = [kex, hostKey, 'aes128-ctr', 'aes128-ctr', 'hmac-sha2-256', 'hmac-sha2-256', 'none', 'none', '', ''];
   return Buffer.concat([Buffer.from([MSG.KEXINIT]), Buffer.alloc(16, 7), ...lists.map((l) => sshString(l)), Buffer.from([0]), Buffer.alloc(4)]);
 }
 
@@ -68,6 +69,16 @@ function exchange(port: number, cInit: Buffer): Promise<{ type: number; reason?:
       }
     });
   });
+}
+
+/** Whether `data` (an ident line, then unencrypted packets) holds a whole packet of message `type`. */
+function hasPacket(data: Buffer, type: number): boolean {
+  let at = data.indexOf('\r\n');
+  if (at < 0) return false;
+  for (at += 2; at + 4 <= data.length && at + 4 + data.readUInt32BE(at) <= data.length; at += 4 + data.readUInt32BE(at)) {
+    if (data[at + 5] === type) return true;
+  }
+  return false;
 }
 
 let server: InstanceType<typeof Server>;
@@ -113,5 +124,43 @@ describe('mlkem768x25519-sha256, server side', () => {
     const r = await exchange(port, Buffer.concat([ml_kem768.keygen().publicKey, Buffer.alloc(32)]));
     expect(r).toMatchObject({ type: MSG.DISCONNECT, reason: KEY_EXCHANGE_FAILED });
     expect(await nextServerError()).toContain('Error while computing DH secret (mlkem768x25519)');
+  });
+});
+
+describe('mlkem768x25519-sha256, client side', () => {
+  it('refuses an S_REPLY of the wrong length before using it', async () => {
+    // A server that answers any KEX_ECDH_INIT with a short S_REPLY, then NEWKEYS.
+    const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' }).subarray(-32);
+    const hostKeyBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(ed)]);
+    const fake = net.createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write(Buffer.concat([Buffer.from('SSH-2.0-FakeServer\r\n'), packet(kexinit(MLKEM_KEX, 'ssh-ed25519'))]));
+      let seen = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        seen = Buffer.concat([seen, d]);
+        if (!hasPacket(seen, MSG.KEX_ECDH_INIT)) return;
+        sock.removeAllListeners('data');
+        const sig = sshString(Buffer.concat([sshString('ssh-ed25519'), sshString(Buffer.alloc(64))]));
+        sock.write(Buffer.concat([
+          packet(Buffer.concat([Buffer.from([MSG.KEX_ECDH_REPLY]), sshString(hostKeyBlob), sshString(Buffer.alloc(100, 1)), sig])),
+          packet(Buffer.from([21])), // NEWKEYS
+        ]));
+      });
+    });
+    await new Promise<void>((done) => fake.listen(0, '127.190.100.2', done));
+    try {
+      const err = await new Promise<Error>((resolve) => {
+        const c = new ssh2.Client();
+        c.on('error', resolve);
+        c.on('ready', () => resolve(new Error('handshake completed')));
+        c.connect({
+          host: '127.190.100.2', port: (fake.address() as net.AddressInfo).port, username: 'x', readyTimeout: 15_000,
+          algorithms: { kex: [MLKEM_KEX], serverHostKey: ['ssh-ed25519'] } as never, hostVerifier: () => true,
+        });
+      });
+      expect(err.message).toContain('Invalid S_REPLY length: 100');
+    } finally {
+      fake.close();
+    }
   });
 });
