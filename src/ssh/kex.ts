@@ -3,19 +3,12 @@
 // without it. ssh2 learns the hybrid from patches/ssh2+<version>.patch, applied at install.
 import { createRequire } from 'node:module';
 
-/** ML-KEM-768 with X25519 (draft-ietf-sshm-mlkem-hybrid-kex; OpenSSH 9.9+'s default). */
+/**
+ * ML-KEM-768 with X25519 (draft-ietf-sshm-mlkem-hybrid-kex; OpenSSH 9.9+'s default). OpenSSH 9.0-9.8
+ * offer sntrup761x25519 instead, which fleet cannot speak: no maintained JS implementation.
+ */
 export const MLKEM_KEX = 'mlkem768x25519-sha256';
 const CURVE25519_KEX = 'curve25519-sha256';
-
-/**
- * Key exchanges that resist a future quantum computer (hybrids with a classical one). OpenSSH
- * 9.0-9.8 default to sntrup761x25519, which fleet cannot speak: no maintained JS implementation.
- */
-export const POST_QUANTUM_KEX: readonly string[] = [MLKEM_KEX, 'sntrup761x25519-sha512', 'sntrup761x25519-sha512@openssh.com'];
-
-export function isPostQuantumKex(name: string): boolean {
-  return POST_QUANTUM_KEX.includes(name);
-}
 
 let offered: string[] | undefined;
 
