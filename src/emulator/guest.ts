@@ -14,7 +14,7 @@ import { bootMachineId, personalize } from './golden.js';
 import { authorizedKeys, forgetGuestDir, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
 import { sftpServerPath, type SandboxProcess, type SandboxRequest, type SandboxSpawner } from './sandbox.js';
-import { sshdPreStart } from './sshd-unit.js';
+import { preStartFailure, preStartScript, sshdPreStart } from './sshd-unit.js';
 
 const { Server, utils } = ssh2;
 const ACCEPT_ENV = /^(LANG|LC_[A-Z_]+)$/;
@@ -125,13 +125,10 @@ export class Guest {
   /** The unit's ExecStartPre= commands (sshd-unit.ts), as root on the guest; the first failure that
    * counts stops the start, as systemd's does. Returns that failure's message. */
   private async runPreStart(): Promise<string | undefined> {
-    for (const step of sshdPreStart(this.cfg.dir)) {
-      const r = await this.consoleExec(step.command);
-      if (r.exitCode !== 0 && !step.ignoreFailure) {
-        return `ExecStartPre=${step.command} (${step.file}) failed with exit ${r.exitCode ?? r.signal}: ${r.stderr.toString().trim()}`;
-      }
-    }
-    return undefined;
+    const steps = sshdPreStart(this.cfg.dir);
+    if (steps.length === 0) return undefined;
+    const r = await this.consoleExec(preStartScript(steps));
+    return preStartFailure(steps, { ...r, stderr: r.stderr.toString() });
   }
 
   async stopSshd(): Promise<void> {

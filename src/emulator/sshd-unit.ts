@@ -57,3 +57,25 @@ export function sshdPreStart(guestDir: string): PreStart[] {
   }
   return pre;
 }
+
+const MARK = 'fleet-exec-start-pre-failed';
+
+/** All of a start's ExecStartPre= commands as one shell script (one sandboxed command per start,
+ * not one per line: each costs a sandbox), each in its own subshell as systemd runs each in its
+ * own process; the first failure that counts ends the script with its status and a marker line. */
+export function preStartScript(steps: readonly PreStart[]): string {
+  return steps
+    .map((s, i) => `( ${s.command}\n) || ${s.ignoreFailure ? ':' : `{ rc=$?; printf '\\n${MARK} ${i} %s\\n' "$rc" >&2; exit "$rc"; }`}`)
+    .join('\n');
+}
+
+/** What the script's result says: undefined when the start may go on, else the failure as systemd
+ * would log it. */
+export function preStartFailure(steps: readonly PreStart[], r: { exitCode: number | null; signal: string | null; stderr: string }): string | undefined {
+  if (r.exitCode === 0) return undefined;
+  const m = new RegExp(`\\n?${MARK} (\\d+) (\\d+)\\n?$`).exec(r.stderr);
+  const step = m ? steps[Number(m[1])] : undefined;
+  const stderr = (m ? r.stderr.slice(0, m.index) : r.stderr).trim();
+  const what = step ? `ExecStartPre=${step.command} (${step.file})` : 'ExecStartPre=';
+  return `${what} failed with exit ${r.exitCode ?? r.signal}${stderr ? `: ${stderr}` : ''}`;
+}

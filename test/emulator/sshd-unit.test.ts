@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bootMachineId } from '../../src/emulator/golden.js';
-import { sshdPreStart } from '../../src/emulator/sshd-unit.js';
+import { spawnSync } from 'node:child_process';
+import { preStartFailure, preStartScript, sshdPreStart, type PreStart } from '../../src/emulator/sshd-unit.js';
 
 const made: string[] = [];
 const guestRoot = () => {
@@ -46,6 +47,25 @@ describe('sshdPreStart', () => {
     } finally {
       rmSync(outside, { force: true });
     }
+  });
+});
+
+describe('preStartScript', () => {
+  const run = (steps: PreStart[]) => {
+    const r = spawnSync('/bin/sh', ['-c', preStartScript(steps)], { encoding: 'utf8' });
+    return { stdout: r.stdout, failure: preStartFailure(steps, { exitCode: r.status, signal: r.signal, stderr: r.stderr }) };
+  };
+  const step = (command: string, ignoreFailure = false): PreStart => ({ command, ignoreFailure, file: '/etc/systemd/system/ssh.service.d/x.conf' });
+
+  it('runs every line in order, each in its own subshell, past failures marked -', () => {
+    const r = run([step('cd /; x=1; echo one'), step('false', true), step('echo "${x:-unset}"')]);
+    expect(r).toEqual({ stdout: 'one\nunset\n', failure: undefined });
+  });
+
+  it('stops at the first failure that counts and names it, with its status and what it printed', () => {
+    const r = run([step('echo one'), step('echo broken key >&2; exit 3'), step('echo never')]);
+    expect(r.stdout).toBe('one\n');
+    expect(r.failure).toBe('ExecStartPre=echo broken key >&2; exit 3 (/etc/systemd/system/ssh.service.d/x.conf) failed with exit 3: broken key');
   });
 });
 
