@@ -55,7 +55,7 @@ export function scaled(v: number, scale: Scale): number {
 }
 
 export function loadSvg(p: LoadPicture): string {
-  const top = p.subtitle ? 64 : 48;
+  const top = p.subtitle ? 78 : 60;
   const legendTop = top + 2 * (PANEL_H + 46) + 16;
   const H = legendTop + p.runs.length * 18 + 10;
   const out: string[] = [
