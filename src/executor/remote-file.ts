@@ -86,7 +86,7 @@ export async function writeRemoteFile(conn: SshConnection, path: string, data: B
   const transfer = opts.transfer ?? 'auto';
   if (transfer === 'stream') return writeStreamed(conn, path, data, plan, opts);
   // As the login user, SFTP alone (one guest process, as scp); under sudo the root step is a command.
-  if (!opts.sudo && (await sftpWriteUsable(conn, !!opts.backup))) return writeOverSftp(conn, path, data, plan, opts);
+  if (!opts.sudo && (await sftpWriteUsable(conn, path, !!opts.backup, opts.timeoutMs))) return writeOverSftp(conn, path, data, plan, opts);
   if (transfer === 'auto' && data.length <= STREAM_MAX) return writeStreamed(conn, path, data, plan, opts);
   return writeViaSftp(conn, path, data, plan, opts);
 }

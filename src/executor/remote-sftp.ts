@@ -7,6 +7,7 @@
 import { posix } from 'node:path';
 import type { SshConnection } from '../ssh/index.js';
 import { shellQuote as q } from './command.js';
+import { StepError } from './errors.js';
 import type { WritePlan, WriteRemoteOptions, WriteRemoteOutcome } from './remote-file.js';
 import { failed, metadataToFix, remote, STALE_TEMP_MINUTES, step, stepError, tempPrefix, type Existing } from './remote-steps.js';
 
@@ -16,10 +17,12 @@ const S_IFREG = 0o100000;
 const NUMERIC_OWNER = /^(\d*)(?::(\d*))?$/;
 
 /** Whether the guest's SFTP server can do this transfer (OpenSSH's can); false when it has none. */
-export async function sftpWriteUsable(conn: SshConnection, backup: boolean): Promise<boolean> {
+export async function sftpWriteUsable(conn: SshConnection, path: string, backup: boolean, timeoutMs?: number): Promise<boolean> {
   try {
-    return (await conn.hasSftpExtension('posix-rename@openssh.com')) && (!backup || (await conn.hasSftpExtension('hardlink@openssh.com')));
-  } catch {
+    return await bounded(conn, path, timeoutMs, async () =>
+      (await conn.hasSftpExtension('posix-rename@openssh.com')) && (!backup || (await conn.hasSftpExtension('hardlink@openssh.com'))));
+  } catch (err) {
+    if (err instanceof StepError) throw err;
     return false; // no SFTP subsystem: the caller falls back to a transfer through a guest command
   }
 }
@@ -31,7 +34,34 @@ function numericOwner(owner: string | undefined): { uid?: number; gid?: number }
   return { ...(m[1] ? { uid: Number(m[1]) } : {}), ...(m[2] ? { gid: Number(m[2]) } : {}) };
 }
 
+/**
+ * The transfer, bounded by `opts.timeoutMs` as a whole (an SFTP request has no deadline of its own):
+ * past it the SFTP session is ended, which fails what is pending and removes the temporary file.
+ */
 export async function writeOverSftp(conn: SshConnection, path: string, data: Buffer, p: WritePlan, opts: WriteRemoteOptions): Promise<WriteRemoteOutcome> {
+  return bounded(conn, path, opts.timeoutMs, () => transfer(conn, path, data, p, opts));
+}
+
+/** `work`, or a timeout StepError once `ms` have passed (the SFTP session then ended). */
+export async function bounded<T>(conn: SshConnection, path: string, ms: number | undefined, work: () => Promise<T>): Promise<T> {
+  if (!ms) return work();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      conn.closeFiles();
+      reject(stepError(conn, 'upload', path, 'timeout', `still running after ${ms} ms; stopped`));
+    }, ms);
+  });
+  const doing = work();
+  doing.catch(() => {}); // past the deadline its failure is no longer news
+  try {
+    return await Promise.race([doing, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function transfer(conn: SshConnection, path: string, data: Buffer, p: WritePlan, opts: WriteRemoteOptions): Promise<WriteRemoteOutcome> {
   const st = await step(conn, 'check', path, [], false, () => conn.statFile(path));
   if (st && (st.mode & S_IFMT) === S_IFDIR) throw stepError(conn, 'check', path, 'failed', 'is a directory (give the full target path)');
   const numeric = numericOwner(opts.owner);

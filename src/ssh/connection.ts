@@ -417,6 +417,16 @@ export class SshConnection {
     if (m.uid !== undefined || m.gid !== undefined) await sftpCall(sftp, (cb) => sftp.chown(path, m.uid ?? -1, m.gid ?? -1, cb));
   }
 
+  /**
+   * Ends the SFTP session of the file operations (a deadline passed): what is pending fails with
+   * SftpClosedError, the connection stays usable, and the next file operation opens a new session.
+   */
+  closeFiles(): void {
+    const session = this.fileSession;
+    this.fileSession = undefined;
+    void session?.then((sftp) => sftp.end(), () => {});
+  }
+
   async removeDir(path: string): Promise<void> {
     const sftp = await this.files();
     await sftpCall(sftp, (cb) => sftp.rmdir(path, cb));
