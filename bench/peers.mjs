@@ -136,6 +136,7 @@ async function main() {
         commands(v.tool, ctx, v.config, dest).forEach((c, i) => {
           const r = timed(c, fleet);
           if (r.status !== 0) failures.push(`${v.tool} (${v.kex}) ${ops[i]} (run ${run + 1}): exit ${r.status}: ${r.out.trim().split('\n').slice(-3).join(' | ')}`);
+          if (i === 1 && fleet.holding(dest, MIB) !== GUESTS) r.status = r.status || -1;
           if (i === 1 && fleet.holding(dest, MIB) !== GUESTS) failures.push(`${v.tool} (${v.kex}) push (run ${run + 1}): ${fleet.holding(dest, MIB)} of ${GUESTS} guests hold the file`);
           const key = `${ops[i]}|${v.tool}|${v.kex}`;
           rows.set(key, [...(rows.get(key) ?? []), r]);
@@ -150,7 +151,8 @@ async function main() {
       console.log('| tool | key exchange | wall | admin CPU | admin CPU per guest | guests\' sshd CPU |');
       console.log('|---|---|---|---|---|---|');
       for (const v of variants) {
-        const xs = rows.get(`${op}|${v.tool}|${v.kex}`) ?? [];
+        // A failed run (exit status, or guests without the file) is left out of the medians.
+        const xs = (rows.get(`${op}|${v.tool}|${v.kex}`) ?? []).filter((x) => x.status === 0);
         const m = (k) => median(xs.map((x) => x[k]));
         console.log(`| ${LABELS[v.tool]} | ${v.kex} | ${m('wall').toFixed(2)} s | ${m('cpu').toFixed(2)} s | ${((m('cpu') / GUESTS) * 1000).toFixed(1)} ms | ${m('guestCpu').toFixed(2)} s |`);
       }
@@ -159,7 +161,8 @@ async function main() {
       if (mine) {
         for (const v of variants.filter((x) => x.tool !== 'fleet' && x.kex.startsWith('curve25519'))) {
           const theirs = rows.get(`${op}|${v.tool}|${v.kex}`);
-          const ratio = (k) => median(mine.map((x, i) => x[k] / theirs[i][k])).toFixed(2);
+          const pairs = mine.map((x, i) => [x, theirs[i]]).filter(([a, b]) => a.status === 0 && b.status === 0);
+          const ratio = (k) => median(pairs.map(([a, b]) => a[k] / b[k])).toFixed(2);
           console.log(`\nfleet / ${LABELS[v.tool]} at ${v.kex}: wall ${ratio('wall')}x, admin CPU ${ratio('cpu')}x, guests' sshd CPU ${ratio('guestCpu')}x`);
         }
       }
