@@ -68,7 +68,7 @@ export function registerEmulator(program: Command): void {
     .addHelpText('after', `
 Example (an out-of-band channel for \`fleet keys rotate --confirm-with\`):
   fleet emulator console --state DIR guest007 -- "cat /etc/ssh/ssh_host_*_key.pub"      (every key type)`)
-    .action(async (guest, opts) => (await import('./emulator.js')).console(guest, commandWords(), opts));
+    .action(async (guest, opts) => (await import('./emulator-console.js')).console(guest, commandWords(), opts));
 
   emu
     .command('sshd')

@@ -9,6 +9,7 @@ import { FleetError, UsageError } from '../../core/index.js';
 import { controlRequest, Emulator, guestAddresses, importGolden, parseGoldenFrom, type EmulatorStatus, type FaultKind } from '../../emulator/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import { setExitStatus } from '../exit.js';
+import { controlSocket as sock, runningPid } from './emulator-console.js';
 
 interface UpOptions {
   guests: number;
@@ -24,20 +25,6 @@ interface UpOptions {
   hostNetwork?: boolean;
   detach?: boolean;
   json?: boolean;
-}
-
-const sock = (state: string) => join(resolve(state), 'emulator.sock');
-
-function runningPid(state: string): number | undefined {
-  const file = join(resolve(state), 'emulator.pid');
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
 }
 
 async function fetchStatus(state: string): Promise<EmulatorStatus> {
@@ -219,22 +206,4 @@ export async function sshd(action: string, guest: string, opts: { state: string 
   const result = reply.sshd as { ok: boolean; message: string } | undefined;
   if (result?.message) process.stderr.write(`${result.message}\n`);
   if (result && !result.ok) setExitStatus(1);
-}
-
-/** `fleet emulator console GUEST -- CMD`: output and exit status as if the command ran locally. */
-export async function console(guest: string, words: string[], opts: { state: string; stdin?: boolean }): Promise<void> {
-  if (words.length === 0) throw new UsageError('no command: fleet emulator console <guest> -- <command...>');
-  if (!runningPid(opts.state)) throw new FleetError(`no emulator running for ${resolve(opts.state)}`);
-  const stdin = opts.stdin ? await readStdin() : undefined;
-  const reply = await controlRequest(sock(opts.state), { op: 'console', guest, command: words.join(' '), stdin: stdin?.toString('base64') }, 120_000);
-  const r = reply.console as { exitCode: number | null; signal: string | null; stdout: string; stderr: string };
-  process.stdout.write(Buffer.from(r.stdout, 'base64'));
-  process.stderr.write(Buffer.from(r.stderr, 'base64'));
-  setExitStatus(r.exitCode ?? 128);
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
