@@ -137,14 +137,25 @@ function printUp(s: EmulatorStatus, json?: boolean): void {
   ].join('\n'));
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function down(opts: { state: string; remove?: boolean }): Promise<void> {
   const state = resolve(opts.state);
   const pid = runningPid(state);
   if (pid) {
     process.kill(pid, 'SIGTERM'); // our own emulator, by the PID it recorded
+    // Stopped means the process is gone, not only its pid file: until then it may still hold the
+    // guests' addresses, and an `up` right after would find them in use.
     const deadline = Date.now() + 30_000;
-    while (runningPid(state) && Date.now() < deadline) await delay(100);
-    if (runningPid(state)) throw new FleetError(`emulator pid ${pid} did not stop within 30 s`);
+    while (processAlive(pid) && Date.now() < deadline) await delay(50);
+    if (processAlive(pid)) throw new FleetError(`emulator pid ${pid} did not stop within 30 s`);
     process.stdout.write(`emulator stopped (pid ${pid})\n`);
   } else {
     process.stdout.write(`no emulator running for ${state}\n`);
