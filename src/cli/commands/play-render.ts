@@ -38,10 +38,14 @@ function report(r: PlayResult): string {
 export function printPlay(results: PlayResult[], summary: FleetSummary, opts: { check: boolean; name: string }): void {
   out(`${opts.check ? 'check (nothing changes)' : 'play'}: ${opts.name}\n`);
   const pseudo: HostResult[] = results.map((r) => ({ ...r, stdout: report(r), stderr: '', error: undefined, backup: undefined, changed: false }));
+  const byHost = new Map(results.map((r) => [r.host, r]));
   for (const g of gather(pseudo)) {
     const title = `${g.folded} (${g.hosts.length})${g.status === 'ok' ? '' : `  ${g.status}`}`;
     const rule = '-'.repeat(Math.min(72, Math.max(15, title.length)));
-    out(`${rule}\n${title}\n${rule}\n${g.stdout}`);
+    // A block of one guest names it; the placeholders only let several guests' reports fold.
+    const one = g.hosts.length === 1 ? byHost.get(g.hosts[0]!) : undefined;
+    const body = one ? (g.stdout ?? '').replaceAll('<host>', one.host).replaceAll('<address>', one.address) : g.stdout;
+    out(`${rule}\n${title}\n${rule}\n${body}`);
   }
   const parts = Object.entries(summary)
     .filter(([k, v]) => !['total', 'durationMs'].includes(k) && typeof v === 'number' && v > 0)
