@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command, Option } from 'commander';
 import { z } from 'zod';
+import { CHECK_IDS } from '../audit/model.js';
 import { UsageError } from '../core/index.js';
 import { parseSlot } from '../schedule/job-options.js';
 import { commandPath } from './options.js';
@@ -152,6 +153,8 @@ const SPECS: Record<string, OptionSpec | ((command: string) => OptionSpec)> = {
   '--unresponsive-queue': NON_NEGATIVE,
   // keys
   '--types': spec(oneOf(['ed25519', 'ecdsa', 'rsa']), 'dsa', ','),
+  // audit
+  '--ignore': spec(oneOf(CHECK_IDS), 'bogus', ','),
   '--restart-command': spec(text('a shell command')),
   '--confirm-with': spec(text('a shell command')),
   '--console': spec(text('a shell command')),
