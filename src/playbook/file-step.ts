@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
 import { unifiedDiff } from '../schedule/index.js';
+import type { FileWrite } from './actions.js';
 import type { Guards } from './guards.js';
 import type { GuestShell, ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
@@ -18,14 +19,8 @@ export const SHELL_FILE_MAX = 4 << 20;
 const PREVIEW_MAX = 1 << 20;
 const KEEP = 64 << 10;
 
-export interface ShellFile {
-  dest: string;
-  data: Buffer;
-  mode?: number;
-  owner?: string;
-  backup: boolean;
-  backupSuffix: string;
-  validate?: string;
+/** A file step's write (actions.ts's FileWrite) as the guest's shell makes it. */
+export interface ShellFile extends FileWrite {
   /** Whether the shell is root's: then a file with no owner given keeps its old one. */
   root: boolean;
 }
