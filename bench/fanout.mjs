@@ -15,13 +15,13 @@
 // Peers missing from the machine are installed with apt-get (Debian: pssh pdsh clustershell
 // ansible-core) when running as root; otherwise their column says n/a.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fleetBin, startEmulatedFleet } from './emulated-fleet.mjs';
 import { fanoutCommands, TOOLS } from './fanout-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fleetBin = join(root, 'bin/fleet');
 const GUESTS = Number(process.env.GUESTS ?? 500);
 const RUNS = Number(process.env.RUNS ?? 5);
 const FANOUT = Number(process.env.FANOUT ?? 64);
@@ -67,21 +67,11 @@ function clearPushed(state) {
 
 function main() {
   ensurePeers();
-  const state = mkdtempSync(join(BASE, 'fleet-bench-fanout-'));
-  const stop = () => {
-    spawnSync(process.execPath, [fleetBin, 'emulator', 'down', '--state', state, '--remove'], { stdio: 'ignore' });
-    rmSync(state, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => {
-    stop();
-    process.exit(130);
-  });
+  const { state, port, stop } = startEmulatedFleet({ prefix: 'fleet-bench-fanout-', guests: GUESTS, subnet: SUBNET });
   try {
-    const up = spawnSync(process.execPath, [fleetBin, 'emulator', 'up', '--guests', String(GUESTS), '--state', state, '--subnet', SUBNET, '--detach', '--json'], { encoding: 'utf8' });
-    if (up.status !== 0) throw new Error(`emulator up failed: ${up.stderr}`);
     const payload = join(state, 'payload-1MiB');
     writeFileSync(payload, Buffer.alloc(1 << 20, 'fleet bench payload\n'));
-    const ctx = { state, fleetBin, node: process.execPath, fanout: FANOUT, payload, port: JSON.parse(up.stdout).port };
+    const ctx = { state, fleetBin, node: process.execPath, fanout: FANOUT, payload, port };
     const tools = TOOLS.filter((t) => (!ONLY || ONLY.includes(t.name)) && t.bins.every(which));
     const ops = ['run true', "run 'uname -a'", 'push 1 MiB (first)', 'push 1 MiB (again, unchanged)'];
     const times = new Map(); // `${op}|${tool}` -> ms[]

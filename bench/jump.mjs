@@ -10,20 +10,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { fleetBin, STATE_BASE as BASE, startEmulatedFleet } from './emulated-fleet.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fleetBin = join(root, 'bin/fleet');
 const GUESTS = Number(process.env.GUESTS ?? 500);
 const RUNS = Number(process.env.RUNS ?? 5);
 const FANOUT = Number(process.env.FANOUT ?? 64);
 const SUBNET = process.env.SUBNET ?? '127.165.0.0/16';
 const JUMP = process.env.JUMP ?? '127.165.255.1';
 const JUMP_PORT = 2222;
-const BASE = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -84,20 +82,9 @@ function timedRun(args) {
 }
 
 async function main() {
-  const state = mkdtempSync(join(BASE, 'fleet-bench-jump-'));
   let jump;
-  const stop = () => {
-    jump?.stop();
-    spawnSync(process.execPath, [fleetBin, 'emulator', 'down', '--state', state, '--remove'], { stdio: 'ignore' });
-    rmSync(state, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => {
-    stop();
-    process.exit(130);
-  });
+  const { state, stop } = startEmulatedFleet({ prefix: 'fleet-bench-jump-', guests: GUESTS, subnet: SUBNET, onStop: () => jump?.stop() });
   try {
-    const up = spawnSync(process.execPath, [fleetBin, 'emulator', 'up', '--guests', String(GUESTS), '--state', state, '--subnet', SUBNET, '--detach', '--json'], { encoding: 'utf8' });
-    if (up.status !== 0) throw new Error(`emulator up failed: ${up.stderr}`);
     jump = await startJump(state);
     // The guests' pins and the jump host's, in one known_hosts: every hop is checked.
     const kh = join(state, 'known_hosts_with_jump');

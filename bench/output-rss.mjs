@@ -9,18 +9,15 @@
 //   node bench/output-rss.mjs                    CASES=500x10MiB,10x50MB RUNS=3 FANOUT=64
 //   CASES=10x50MB RUNS=1 node bench/output-rss.mjs
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fleetBin, STATE_BASE as BASE, startEmulatedFleet } from './emulated-fleet.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const fleetBin = join(root, 'bin/fleet');
 const RUNS = Number(process.env.RUNS ?? 3);
 const FANOUT = Number(process.env.FANOUT ?? 64);
 const MAX_RSS_MB = Number(process.env.MAX_RSS_MB ?? 600);
 const SUBNET = process.env.SUBNET ?? '127.134.0.0/16';
-const BASE = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 const OUT_BASE = process.env.OUT_BASE ?? tmpdir();
 const UNITS = { MiB: 1 << 20, MB: 1e6 };
 const CASES = (process.env.CASES ?? '500x10MiB,10x50MB').split(',').map((c) => {
@@ -62,18 +59,8 @@ function runOnce(state, c) {
 }
 
 const guests = Math.max(...CASES.map((c) => c.guests));
-const state = mkdtempSync(join(BASE, 'fleet-bench-output-'));
-const stop = () => {
-  spawnSync(process.execPath, [fleetBin, 'emulator', 'down', '--state', state, '--remove'], { stdio: 'ignore' });
-  rmSync(state, { recursive: true, force: true });
-};
-process.on('SIGINT', () => {
-  stop();
-  process.exit(130);
-});
+const { state, stop } = startEmulatedFleet({ prefix: 'fleet-bench-output-', guests, subnet: SUBNET });
 try {
-  const up = spawnSync(process.execPath, [fleetBin, 'emulator', 'up', '--guests', String(guests), '--state', state, '--subnet', SUBNET, '--detach', '--json'], { encoding: 'utf8' });
-  if (up.status !== 0) throw new Error(`emulator up failed: ${up.stderr}`);
   const rows = [];
   const over = [];
   for (const c of CASES) {
