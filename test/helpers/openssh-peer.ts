@@ -1,14 +1,12 @@
 // An OpenSSH that speaks mlkem768x25519-sha256 (9.9+), independent of ssh2, for the key exchange
 // interop tests: scripts/fetch-openssh-peer.sh unpacks it into .peers/openssh (run here when it is
-// missing). Its client as a path, and its sshd started on a loopback address in a private mount
-// namespace (a tmpfs over /run for privilege separation), root login by key only.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+// missing). Its client as a path, and its sshd started as the contract tests' real sshd is
+// (real-sshd.ts), with this copy's binaries.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { startRealSshd } from './real-sshd.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ROOT = join(REPO, '.peers/openssh');
@@ -40,15 +38,6 @@ export async function opensshPeer(): Promise<{ peer?: OpensshPeer; why?: string 
   return peer ? { peer } : { why: fetch.all?.trim() || `scripts/fetch-openssh-peer.sh exited ${fetch.exitCode}` };
 }
 
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const sock = net.connect({ host, port });
-    sock.setTimeout(1000, () => (sock.destroy(), done(false)));
-    sock.once('connect', () => (sock.destroy(), done(true)));
-    sock.once('error', () => done(false));
-  });
-}
-
 export interface PeerSshd {
   address: string;
   port: number;
@@ -62,43 +51,11 @@ export interface PeerSshd {
 }
 
 export async function startPeerSshd(peer: OpensshPeer, address: string, port: number): Promise<PeerSshd> {
-  const dir = mkdtempSync(join(tmpdir(), 'clonefleet-peer-sshd-'));
-  const keygen = (file: string) => execa(join(ROOT, 'usr/bin/ssh-keygen'), ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', join(dir, file)]);
-  await Promise.all([keygen('host_key'), keygen('client_key')]);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
-  writeFileSync(join(dir, 'sshd_config'), [
-    `ListenAddress ${address}:${port}`, `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    'PidFile none', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no', 'MaxStartups 100:30:200', 'LogLevel DEBUG1',
-    `Subsystem sftp ${peer.libexec}/sftp-server`,
+  const sshd = await startRealSshd(address, port, {
+    binaries: { sshd: peer.sshd, sshKeygen: join(ROOT, 'usr/bin/ssh-keygen'), sftpServer: `${peer.libexec}/sftp-server` },
+    logLevel: 'DEBUG1',
     // Its session and auth helpers live at a path built into sshd: point it at this unpacked copy.
-    `SshdSessionPath ${peer.libexec}/sshd-session`, `SshdAuthPath ${peer.libexec}/sshd-auth`, '',
-  ].join('\n'));
-  const log = join(dir, 'sshd.log');
-  const script = `mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec '${peer.sshd}' -D -E '${log}' -f '${join(dir, 'sshd_config')}'`;
-  const proc = execa('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
-  let exited = false;
-  void proc.then(() => (exited = true));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    if (!exited) proc.kill('SIGTERM');
-    await proc;
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-  try {
-    const end = Date.now() + 5000;
-    while (!(await listening(address, port))) {
-      if (exited) throw new Error(`${peer.version} sshd exited at start: ${(await proc).all} ${readLog()}`);
-      if (Date.now() > end) throw new Error(`${peer.version} sshd did not listen on ${address}:${port} within 5 s: ${readLog()}`);
-      await delay(50);
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ')[1]!;
-  return { address, port, dir, clientKeyPath: join(dir, 'client_key'), hostKey, log: readLog, stop };
+    config: ['MaxStartups 100:30:200', `SshdSessionPath ${peer.libexec}/sshd-session`, `SshdAuthPath ${peer.libexec}/sshd-auth`],
+  });
+  return { address, port, dir: sshd.dir, clientKeyPath: join(sshd.dir, 'client_key'), hostKey: sshd.hostKey, log: sshd.log, stop: sshd.stop };
 }

@@ -48,11 +48,14 @@ export interface RealSshdOptions {
   pidNamespace?: boolean;
   /** Sessions without the login user's ~/.bashrc (bash reads it for commands over ssh). */
   leanShell?: boolean;
+  /** Another OpenSSH than the machine's: its sshd, ssh-keygen and sftp-server (its helpers' paths go in `config`). */
+  binaries?: { sshd: string; sshKeygen: string; sftpServer: string };
 }
 
 export async function startRealSshd(address: string, port = 2222, opts: RealSshdOptions = {}): Promise<RealSshd> {
   const dir = mkdtempSync(join(tmpdir(), 'clonefleet-real-sshd-'));
-  const keygen = (file: string) => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', join(dir, file)]);
+  const bin = opts.binaries ?? { sshd: '/usr/sbin/sshd', sshKeygen: 'ssh-keygen', sftpServer: '/usr/lib/openssh/sftp-server' };
+  const keygen = (file: string) => execa(bin.sshKeygen, ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', join(dir, file)]);
   await Promise.all([keygen('host_key'), keygen('client_key')]);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
   writeFileSync(join(dir, 'sshd_config'), [
@@ -61,10 +64,10 @@ export async function startRealSshd(address: string, port = 2222, opts: RealSshd
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'PidFile none', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password',
     'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'AcceptEnv LANG LC_*',
-    'Subsystem sftp /usr/lib/openssh/sftp-server', `LogLevel ${opts.logLevel ?? 'ERROR'}`, ...(opts.config ?? []), '',
+    `Subsystem sftp ${bin.sftpServer}`, `LogLevel ${opts.logLevel ?? 'ERROR'}`, ...(opts.config ?? []), '',
   ].join('\n'));
   const lean = opts.leanShell ? "{ [ ! -e /root/.bashrc ] || mount --bind /dev/null /root/.bashrc; } && " : '';
-  const script = `${lean}mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec /usr/sbin/sshd -D ${opts.logLevel ? `-E '${join(dir, 'sshd.log')}'` : '-e'} -f '${join(dir, 'sshd_config')}'`;
+  const script = `${lean}mount -t tmpfs -o size=64k,mode=755 tmpfs /run && mkdir -m 755 /run/sshd && exec '${bin.sshd}' -D ${opts.logLevel ? `-E '${join(dir, 'sshd.log')}'` : '-e'} -f '${join(dir, 'sshd_config')}'`;
   // --kill-child: sshd is the namespace's first process, not unshare; stopping unshare must stop it.
   const pid = opts.pidNamespace ? ['-p', '-f', '--kill-child', '--mount-proc'] : [];
   const proc = execa('unshare', ['-m', ...pid, '--propagation', 'private', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
