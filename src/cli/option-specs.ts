@@ -7,7 +7,7 @@ import type { Command, Option } from 'commander';
 import { z } from 'zod';
 import { CHECK_IDS } from '../audit/model.js';
 import { UsageError } from '../core/index.js';
-import { parseSlot } from '../schedule/job-options.js';
+import { parseSlot } from '../schedule/window.js';
 import { commandPath } from './options.js';
 import { faultSpecProblem } from './positionals.js';
 

@@ -85,4 +85,5 @@ export {
   type CronChange,
   type WriteOptions,
 } from './apply.js';
-export { jobFromOptions, parseSlot, JOB_DEFAULTS, type JobOptions } from './job-options.js';
+export { jobFromOptions, JOB_DEFAULTS, type JobOptions } from './job-options.js';
+export { parseSlot } from './window.js';

@@ -4,6 +4,7 @@
 import { UsageError } from '../core/errors.js';
 import { normalizeJob, type CronJob } from './job.js';
 import type { Period } from './runcrons.js';
+import { parseSlot } from './window.js';
 
 export interface JobOptions {
   job?: string;
@@ -26,14 +27,6 @@ export const JOB_DEFAULTS = { window: '23:00-06:00', slot: '12m', cap: 15, scrip
 
 const PERIODS = ['hourly', 'daily', 'weekly', 'monthly'];
 const dashed = (key: string) => `--${key}`;
-
-/** "12m", "12" or "1h" as whole minutes. */
-export function parseSlot(text: string, name: (key: string) => string = dashed): number {
-  const m = /^(\d+)\s*(m|min|h)?$/.exec(text.trim());
-  const minutes = m ? Number(m[1]) * (m[2] === 'h' ? 60 : 1) : NaN;
-  if (!Number.isInteger(minutes) || minutes < 1) throw new UsageError(`invalid ${name('slot')} "${text}": expected minutes like 12m, 12 or 1h`);
-  return minutes;
-}
 
 /** The job the options describe; undefined when they name none and `required` is false. */
 export function jobFromOptions(o: JobOptions, required: boolean, name: (key: string) => string = dashed): CronJob | undefined {

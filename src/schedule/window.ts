@@ -74,3 +74,13 @@ export function slotAt(geo: SlotGeometry, clock: string): number | undefined {
   const index = offset / geo.slotMinutes;
   return index < geo.count ? index : undefined;
 }
+
+/** "12m", "12" or "1h" as whole minutes; `name` spells the option as its source does. Here, not beside
+ * the job's other options, because the CLI checks --slot on every `fleet cron` call and this module
+ * pulls in no cron parsing. */
+export function parseSlot(text: string, name: (key: string) => string = (key) => `--${key}`): number {
+  const m = /^(\d+)\s*(m|min|h)?$/.exec(text.trim());
+  const minutes = m ? Number(m[1]) * (m[2] === 'h' ? 60 : 1) : NaN;
+  if (!Number.isInteger(minutes) || minutes < 1) throw new UsageError(`invalid ${name('slot')} "${text}": expected minutes like 12m, 12 or 1h`);
+  return minutes;
+}
