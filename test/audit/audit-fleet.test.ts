@@ -2,7 +2,7 @@
 // machine-id, the run-crons storm) and what was planted (a UID-0 account, StrictHostKeyChecking no,
 // a shared password hash, the golden hostname, a stale pin, a guest down, no sudo); after the
 // playbooks and `fleet keys rotate` those findings are gone and the audit of the fleet is clean.
-import { copyFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,19 @@ describe('fleet audit on cloned guests', () => {
     expect(r.findings.map((x) => x.check)).toEqual(['stale-pin']);
     expect(r.findings[0]).toMatchObject({ severity: 'medium', hosts: 'guest001' });
     expect(r.findings[0].details[0]).toBe(`${kh}:${line}: guest001 ssh-ed25519 ${r.findings[0].data.pins[0].fingerprint}`);
+  });
+
+  it('a guest whose host key differs from its pin is a refused host key: exit 3, as every command', async () => {
+    // After the rotation every guest has keys of its own: pin guest002's ed25519 key for guest001.
+    const pattern = (i: number) => F().emu.hostPattern(F().emu.guests[i - 1]!);
+    const lines = readFileSync(kh, 'utf8').split('\n');
+    const g2 = lines.find((l) => l.startsWith(`${pattern(2)} ssh-ed25519 `))!;
+    const swapped = join(F().state, 'swapped_known_hosts');
+    writeFileSync(swapped, lines.map((l) => (l.startsWith(`${pattern(1)} ssh-ed25519 `) ? g2.replace(pattern(2), pattern(1)) : l)).join('\n'));
+    const r = await fleet('audit', '-i', F().emu.inventoryPath, '--identity', F().emu.clientKeyPath, '--known-hosts', swapped, '--json');
+    expect(r.code, r.err).toBe(3);
+    const found = jsonLines(r.out).slice(0, -1);
+    expect(found.find((x) => x.check === 'changed-host-key')).toMatchObject({ severity: 'critical', hosts: 'guest001' });
   });
 
   it('bad input is exit 2 before anything connects', async () => {

@@ -19,7 +19,7 @@ the files the checks read. Findings, worst first, each with its guests folded an
   high      admin-password, strict-host-key-checking no, shared-machine-id, cron-storm, unreachable
   medium    shared-hostname, strict-host-key-checking accept-new, stale-pin, not-checked (e.g. no sudo)
   low       no-pq-kex (sshd offers no mlkem768x25519-sha256 or sntrup761x25519-sha512)
-Exit status: 0 nothing found, 1 findings (or guests not audited), 2 bad input.
+Exit status: 0 nothing found, 1 findings (or guests not audited), 2 bad input, 3 a guest's host key does not match its pin (changed or revoked).
 Examples:
   fleet audit -i inventory
   fleet audit -i inventory web --json | jq -c 'select(.check) | [.severity, .check, .hosts]'`)

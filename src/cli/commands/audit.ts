@@ -1,5 +1,5 @@
 // `fleet audit [sel]`: collects and judges (src/audit), then prints the findings as a table or JSON
-// Lines, and exits 1 when anything was found.
+// Lines, and exits 1 when anything was found (3 when a guest's host key does not match its pin).
 import { auditFleet, type AuditReport, type CheckId, type Finding } from '../../audit/index.js';
 import { EXIT } from '../../core/index.js';
 import { foldHosts } from '../../inventory/index.js';
@@ -33,8 +33,12 @@ export async function audit(selection: string | undefined, f: AuditFlags): Promi
   } else {
     printTable(report);
   }
-  if (report.findings.length > 0) setExitStatus(EXIT.someFailed);
+  if (report.findings.length > 0) setExitStatus(refusedKey(report) ? EXIT.hostKey : EXIT.someFailed);
 }
+
+/** A guest presented a key its pin does not match (or a revoked one): exit 3, as every other command. */
+const refusedKey = (r: AuditReport) => r.findings.some((x) =>
+  x.check === 'changed-host-key' || x.check === 'revoked-host-key' || (x.check === 'unreachable' && x.data?.status === 'hostkey-refused'));
 
 export function findingJson(x: Finding) {
   return { check: x.check, severity: x.severity, title: x.title, hosts: foldHosts(x.hosts), guests: x.hosts.length, remedy: x.remedy, details: x.details, ...(x.data ? { data: x.data } : {}) };
