@@ -3,9 +3,9 @@
 import { createRequire } from 'node:module';
 import type { Node, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { InputError } from '../core/errors.js';
+import { addHosts } from './add-hosts.js';
 import { GROUP_NAME, parseHostLine } from './lines.js';
 import { newDeclarations, type Declarations, type GroupDecl, type VarDef } from './model.js';
-import { addHosts } from './parse.js';
 
 // The yaml package is loaded on first use (its CommonJS build, synchronously): most inventories are
 // plain host lists, and loading it costs a run more CPU than reading them.
