@@ -28,6 +28,8 @@ export interface ResolveContext {
   config: SshConfig;
   localUser?: string;
   flags: { user?: string; port?: number; identity?: string; jump?: string; connectTimeoutS?: number };
+  /** Where a flag's value came from when not the command line itself (a FLEET_* variable). */
+  flagSources?: Partial<Record<keyof ResolveContext['flags'], ValueSource>>;
   /** The known_hosts file every guest's pins are read from (--known-hosts or beside the inventory). */
   knownHosts: Setting<string>;
   defaultConnectTimeoutS: number;
@@ -47,7 +49,7 @@ const WEAK_CHECKING = /^(no|off|false|accept-new)$/i;
 export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { target: ResolvedTarget; ignored: IgnoredLine[] } {
   const localUser = ctx.localUser ?? userInfo().username;
   const ignored: IgnoredLine[] = [];
-  const flag = (name: string): ValueSource => ({ from: 'flag', flag: name });
+  const flag = (name: string, key?: keyof ResolveContext['flags']): ValueSource => (key && ctx.flagSources?.[key]) || { from: 'flag', flag: name };
   const cfgSrc = (v: ConfigValue): ValueSource => ({ from: 'ssh_config', file: v.file, line: v.line });
   // As Ansible passes ansible_host to ssh, that is the name ssh_config's Host lines are matched against.
   const lookupName = inv.host?.value ?? inv.name;
@@ -67,14 +69,14 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
 
   const userOpt = first('user');
   const user = pick<string>([
-    [ctx.flags.user, flag('--user')],
+    [ctx.flags.user, flag('--user', 'user')],
     [inv.user?.value, inv.user?.source],
     [userOpt?.values[0], userOpt && cfgSrc(userOpt)],
   ], localUser, sources, 'user');
 
   const portOpt = first('port');
   const port = pick<number>([
-    [ctx.flags.port, flag('--port')],
+    [ctx.flags.port, flag('--port', 'port')],
     [inv.port?.value, inv.port?.source],
     [portOpt ? portNumber(portOpt) : undefined, portOpt && cfgSrc(portOpt)],
   ], 22, sources, 'port');
@@ -85,7 +87,7 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
   // Identity: the flag, else the inventory's key, else every IdentityFile line (ssh offers them in turn).
   if (ctx.flags.identity) {
     target.identityFiles = [ctx.flags.identity];
-    sources.identityFiles = flag('--identity');
+    sources.identityFiles = flag('--identity', 'identity');
   } else if (inv.identityFile) {
     target.identityFiles = [expandPath(inv.identityFile.value, tokens)];
     sources.identityFiles = inv.identityFile.source;
@@ -123,7 +125,7 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
 
   if (ctx.flags.connectTimeoutS !== undefined) {
     target.connectTimeoutMs = ctx.flags.connectTimeoutS * 1000;
-    sources.connectTimeoutMs = flag('--connect-timeout');
+    sources.connectTimeoutMs = flag('--connect-timeout', 'connectTimeoutS');
   } else {
     const ct = first('connecttimeout');
     target.connectTimeoutMs = (ct ? seconds(ct) : ctx.defaultConnectTimeoutS) * 1000;
@@ -137,7 +139,7 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
 
   // Jump hosts and proxy commands: --jump, else the inventory's ssh args, else ssh_config.
   let proxy: { spec: ProxySpec; source: ValueSource } | undefined;
-  if (ctx.flags.jump !== undefined) proxy = { spec: jumpFlag(ctx.flags.jump), source: flag('--jump') };
+  if (ctx.flags.jump !== undefined) proxy = { spec: jumpFlag(ctx.flags.jump), source: flag('--jump', 'jump') };
   else if (inv.sshArgs) {
     try {
       const spec = proxyFromSshArgs(inv.sshArgs.value);

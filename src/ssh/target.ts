@@ -18,6 +18,8 @@ export interface JumpHop {
 /** Where a resolved value came from, as `fleet inventory --json` shows it. */
 export type ValueSource =
   | { from: 'flag'; flag: string }
+  /** A FLEET_* environment variable standing for the flag (the command line did not give it). */
+  | { from: 'env'; variable: string; flag: string }
   | { from: 'inventory'; file: string; line?: number; var: string }
   | { from: 'ssh_config'; file: string; line: number }
   | { from: 'default' };

@@ -180,6 +180,32 @@ describe('FLEET_* defaults', () => {
     expect(jsonLines(flags.out).map((x) => [x.name, x.user])).toEqual([['other001', 'flaguser']]);
   });
 
+  it('fleet inventory names the variable each value came from; the command line beats it', async () => {
+    const key = join(dir, 'id_test');
+    writeFileSync(key, '-----BEGIN OPENSSH PRIVATE KEY-----\nnot read here\n-----END OPENSSH PRIVATE KEY-----\n');
+    const cliKnown = join(dir, 'known_hosts_cli');
+    writeFileSync(cliKnown, '');
+    const env = { FLEET_INVENTORY: inv, FLEET_USER: 'envuser', FLEET_IDENTITY: key, FLEET_KNOWN_HOSTS: knownHosts };
+    const fromEnv = await withEnv(env, () => fleet('inventory', '-F', 'none', '--json'));
+    const [row] = jsonLines(fromEnv.out);
+    expect([row!.user, row!.identityFiles, row!.knownHostsFiles, row!.inventory]).toEqual(['envuser', [key], [knownHosts], inv]);
+    expect(row!.from).toMatchObject({
+      user: 'env FLEET_USER', identityFiles: 'env FLEET_IDENTITY', knownHostsFiles: 'env FLEET_KNOWN_HOSTS', inventory: 'env FLEET_INVENTORY',
+      port: `inventory ${inv}:1 (ansible_port)`, connectTimeoutMs: 'default', sshConfig: 'flag --ssh-config',
+    });
+    const flags = await withEnv(env, () => fleet('inventory', '-F', 'none', '-i', inv, '-u', 'flaguser', '--known-hosts', cliKnown, '--json'));
+    const [over] = jsonLines(flags.out);
+    expect([over!.user, over!.knownHostsFiles, over!.identityFiles]).toEqual(['flaguser', [cliKnown], [key]]);
+    expect(over!.from).toMatchObject({ user: 'flag --user', knownHostsFiles: 'flag --known-hosts', identityFiles: 'env FLEET_IDENTITY', inventory: 'flag --inventory' });
+    // Without a terminal or --json: one line per setting, with where it came from.
+    const human = await withEnv(env, () => fleet('inventory', '-F', 'none', '-u', 'flaguser'));
+    expect(human.out).toContain(`  inventory:       ${inv}  (env FLEET_INVENTORY)\n`);
+    expect(human.out).toContain('  user:            flaguser  (flag --user)\n');
+    expect(human.out).toContain(`  identity:        ${key}  (env FLEET_IDENTITY)\n`);
+    expect(human.out).toContain(`  known_hosts:     ${knownHosts}  (env FLEET_KNOWN_HOSTS)\n`);
+    expect(human.out).toContain('  connect timeout: 10 s  (default)\n');
+  });
+
   it('a bad FLEET_* value names the variable: exit 2, one line, nothing connects', async () => {
     for (const [name, value] of [['FLEET_FANOUT', '0'], ['FLEET_KNOWN_HOSTS', join(dir, 'nope')], ['FLEET_IDENTITY', join(dir, 'nope')], ['FLEET_USER', 'a b']]) {
       const r = await withEnv({ [name!]: value! }, () => fleet('run', '-i', inv, '--', 'true'));
