@@ -10,7 +10,7 @@ import { fromText, Journal, readJournal, replay, toText, unsettled, type RunJour
 import type { KeyRef } from './pins.js';
 import { retireSharedKeys } from './revoke.js';
 import { KnownHostsWriter } from './kh-writer.js';
-import { reconcileGuest } from './rollback.js';
+import { reconcileGuest } from './reconcile.js';
 import { lockRotation } from './rotation-lock.js';
 import { rotateGuest, typePlan } from './rotate-guest.js';
 import { ConfirmationError, precheckConfirm } from './confirm.js';
