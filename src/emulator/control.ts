@@ -1,8 +1,8 @@
 // The running emulator's control socket (STATE/emulator.sock): one JSON request per connection,
 // one JSON reply. `fleet emulator status|fault|console|down` talk to it.
 import net from 'node:net';
-import type { Emulator } from './fleet.js';
 import type { FaultKind } from './faults.js';
+import type { Guest } from './guest.js';
 import { FleetError } from '../core/index.js';
 
 export type ControlRequest =
@@ -13,7 +13,18 @@ export type ControlRequest =
   | { op: 'console'; guest: string; command: string; stdin?: string /* base64 */ }
   | { op: 'shutdown' };
 
-export async function serveControl(emu: Emulator, path: string): Promise<net.Server> {
+/**
+ * What the socket serves of a running fleet: the Emulator is one. Declared here rather than imported
+ * so that the fleet, which starts the socket, stays the only one of the two that knows the other.
+ */
+export interface ControlledFleet {
+  status(): unknown;
+  setFault(spec: string): Promise<string[]>;
+  clearFaults(kind?: FaultKind, who?: string): Promise<void>;
+  guest(nameOrAddress: string): Pick<Guest, 'startSshd' | 'stopSshd' | 'consoleExec'>;
+}
+
+export async function serveControl(emu: ControlledFleet, path: string): Promise<net.Server> {
   const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
     let body = '';
     sock.on('error', () => {});
@@ -33,7 +44,7 @@ export async function serveControl(emu: Emulator, path: string): Promise<net.Ser
   return srv;
 }
 
-async function handle(emu: Emulator, body: string): Promise<Record<string, unknown>> {
+async function handle(emu: ControlledFleet, body: string): Promise<Record<string, unknown>> {
   const req = JSON.parse(body) as ControlRequest;
   switch (req.op) {
     case 'status':
