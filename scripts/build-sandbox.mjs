@@ -14,8 +14,11 @@ const guestBin = join(stage, 'guest-bin');
 mkdirSync(guestBin, { recursive: true });
 const cc = process.env.CC ?? 'cc';
 const exe = join(stage, 'fleet-sandbox');
+// One binary from every C source of the folder (one file per role, sandbox.h between them).
+const sources = join(root, 'src/emulator/sandbox');
+const units = readdirSync(sources).filter((f) => f.endsWith('.c')).sort().map((f) => join(sources, f));
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wno-format-truncation', '-o', exe, join(root, 'src/emulator/sandbox/fleet-sandbox.c')], { stdio: 'inherit' });
+  execFileSync(cc, ['-O2', '-Wall', '-Wno-format-truncation', '-o', exe, ...units], { stdio: 'inherit' });
 } catch (err) {
   rmSync(stage, { recursive: true, force: true });
   console.error(`build-sandbox: could not compile the emulator's sandbox with ${cc} (install gcc or set CC): ${err.message}`);

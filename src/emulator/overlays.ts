@@ -3,7 +3,7 @@
 // is the path /proc/<holder>/fd/<n>: the emulator reads and writes guest files there (the kernel does
 // copy-up and whiteouts), and each sandboxed command clones that mount into its own namespace. No
 // overlay sits in a mount table, so no sandbox pays for copying thousands of them. Protocol:
-// fleet-sandbox.c.
+// sandbox/overlays.c.
 import { execFileSync } from 'node:child_process';
 import { constants as osc } from 'node:os';
 import { fileURLToPath } from 'node:url';

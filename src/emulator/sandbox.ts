@@ -1,7 +1,7 @@
 // Starts processes inside guests' sandboxes. The compiled fleet-sandbox launcher does the sandboxing;
 // one long-lived `fleet-sandbox --spawner` process (started through execa) forks a launcher per
 // command, so the emulator itself never forks: forking a Node process of ~100 MiB cost the event loop
-// about 3 ms per guest command, which capped every fleet-wide operation. Protocol: fleet-sandbox.c.
+// about 3 ms per guest command, which capped every fleet-wide operation. Protocol: sandbox/spawner.c.
 import { constants as fsc, existsSync, openSync } from 'node:fs';
 import net from 'node:net';
 import { constants as osc } from 'node:os';
