@@ -1,6 +1,6 @@
 // Folding host names into ranges (`127.77.0.[1-5,7]`, `web[01-03].example.org`) and back, like ClusterShell's nodeset.
 import { InputError } from '../core/errors.js';
-import { expandRanges } from './ranges.js';
+import { expandRanges, splitOutsideBrackets } from './ranges.js';
 
 /**
  * Fold names into a compact, comma-separated range expression. Names differing in one run of digits
@@ -57,17 +57,8 @@ export function foldHosts(names: Iterable<string>): string {
 /** The names a folded expression stands for, in order, without duplicates. */
 export function expandFolded(text: string): string[] {
   const out = new Set<string>();
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = text[i];
-    if (c === '[') depth++;
-    else if (c === ']') depth--;
-    else if (i === text.length || (c === ',' && depth === 0)) {
-      const piece = text.slice(start, i).trim();
-      if (piece !== '') for (const name of expandRanges(piece)) out.add(name);
-      start = i + 1;
-    }
+  for (const piece of splitOutsideBrackets(text, ',').map((p) => p.trim())) {
+    if (piece !== '') for (const name of expandRanges(piece)) out.add(name);
   }
   return [...out];
 }

@@ -18,6 +18,23 @@ export function hasRange(text: string): boolean {
   return text.includes('[') || text.includes(']');
 }
 
+/** `text` cut at every `sep` that stands outside brackets: a range's own commas (`[1-5,7]`) stay in its piece. */
+export function splitOutsideBrackets(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = text[i];
+    if (c === '[') depth++;
+    else if (c === ']') depth--;
+    else if (i === text.length || (c === sep && depth === 0)) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
 /**
  * Expand every bracketed range in `pattern`; several ranges give their cartesian product, leftmost
  * outermost. Items are `N`, `N-M` (or Ansible's `N:M`), an optional stride (`/S` or `:S`), comma

@@ -1,6 +1,6 @@
 // Host selection like Ansible's --limit: groups, hosts, ranges, globs, `!exclusion`, `&intersection`.
 import { InputError } from '../core/errors.js';
-import { expandRanges, hasRange } from './ranges.js';
+import { expandRanges, hasRange, splitOutsideBrackets } from './ranges.js';
 import type { Host, Inventory } from './model.js';
 
 /**
@@ -42,22 +42,6 @@ function splitPattern(inv: Inventory, pattern: string): string[] {
     else terms.push(piece);
   }
   return terms.filter((t) => t !== '');
-}
-
-function splitOutsideBrackets(text: string, sep: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i <= text.length; i++) {
-    const c = text[i];
-    if (c === '[') depth++;
-    else if (c === ']') depth--;
-    else if (i === text.length || (c === sep && depth === 0)) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  return out;
 }
 
 class Matcher {
