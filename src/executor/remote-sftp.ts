@@ -62,7 +62,14 @@ export async function bounded<T>(conn: SshConnection, path: string, ms: number |
 }
 
 async function transfer(conn: SshConnection, path: string, data: Buffer, p: WritePlan, opts: WriteRemoteOptions): Promise<WriteRemoteOutcome> {
+  const beside = p.beside;
+  // Without --mode a new file takes the guest's umask: its probe goes out with the stat (the server
+  // answers in order), so a first push waits for one answer, not two. Unused when the file exists.
+  const umask = opts.mode === undefined ? conn.umaskAt(beside) : undefined;
+  umask?.catch(() => {});
   const st = await step(conn, 'check', path, [], false, () => conn.statFile(path));
+  // Settled before anything else uses the name (it is answered by now).
+  await umask?.catch(() => {});
   if (st && (st.mode & S_IFMT) === S_IFDIR) throw stepError(conn, 'check', path, 'failed', 'is a directory (give the full target path)');
   const numeric = numericOwner(opts.owner);
   if (st && st.size === data.length) {
@@ -80,11 +87,11 @@ async function transfer(conn: SshConnection, path: string, data: Buffer, p: Writ
       return fixMetadata(conn, path, existing, opts, numeric);
     }
   }
-  const beside = p.beside;
-  const mode = opts.mode ?? (st ? st.mode & 0o7777 : 0o666 & ~(await step(conn, 'upload', path, [], false, () => creating(conn, path, beside, () => conn.umaskAt(beside)))));
+  const mode = opts.mode ?? (st ? st.mode & 0o7777 : 0o666 & ~(await step(conn, 'upload', path, [], false, () => creating(conn, path, beside, () => umask!))));
   const made = await step(conn, 'upload', path, [beside], false,
     () => creating(conn, path, beside, () => conn.uploadNew(beside, data, { mode, ...numeric })));
-  await sweepStale(conn, path, beside, made.mtime);
+  // Its listing goes out with the steps below and is answered with them.
+  const swept = sweepStale(conn, path, beside, made.mtime);
   const backup = opts.backup && st ? p.backupPath : undefined;
   if (backup) await step(conn, 'backup', path, [beside], false, () => conn.hardlink(path, backup));
   if (opts.owner !== undefined && !numeric) {
@@ -93,7 +100,11 @@ async function transfer(conn: SshConnection, path: string, data: Buffer, p: Writ
       await step(conn, 'install', path, [beside], false, () => Promise.reject(failed(conn, 'install', path, r)));
     }
   }
-  await step(conn, 'install', path, [beside], false, () => conn.renameOver(beside, path));
+  try {
+    await step(conn, 'install', path, [beside], false, () => conn.renameOver(beside, path));
+  } finally {
+    await swept;
+  }
   return { changed: true, ...(backup ? { backup } : {}) };
 }
 
