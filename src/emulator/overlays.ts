@@ -5,14 +5,8 @@
 // overlay sits in a mount table, so no sandbox pays for copying thousands of them. Protocol:
 // sandbox/overlays.c.
 import { execFileSync } from 'node:child_process';
-import { constants as osc } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
 import { FleetError } from '../core/index.js';
-
-const SANDBOX_BIN = fileURLToPath(new URL('../../dist/emulator/fleet-sandbox', import.meta.url));
-
-type HolderProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'inherit'; buffer: false; reject: false }>;
+import { errnoName, SANDBOX_BIN, startService, stopService, type ServiceProcess } from './sandbox-service.js';
 
 export interface OverlayLayers {
   /** The golden image: read-only, shared by every guest. */
@@ -29,36 +23,21 @@ interface Pending {
   layers: OverlayLayers;
 }
 
-function errnoName(n: number): string {
-  return Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-}
-
 export class OverlayHolder {
-  private proc?: HolderProcess;
+  private proc?: ServiceProcess;
   private holderPid = 0;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private buffered = '';
   private closing = false;
   /** Set once the holder has died: every guest root went with it. */
   private lost?: string;
 
   /** Starts the holder process. */
   async start(): Promise<void> {
-    const proc: HolderProcess = execa(SANDBOX_BIN, ['--overlays'], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false });
+    const proc = startService('--overlays', (line) => this.onLine(line));
     this.proc = proc;
     if (!proc.pid) await proc; // could not even start: the rejection below names why
     this.holderPid = proc.pid!;
-    proc.stdin.on('error', () => {});
-    proc.stdout.setEncoding('latin1');
-    proc.stdout.on('data', (chunk: string) => {
-      this.buffered += chunk;
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        this.onLine(this.buffered.slice(0, nl));
-        this.buffered = this.buffered.slice(nl + 1);
-      }
-    });
     void proc.then((r) => {
       this.lost = r.signal ?? `exit code ${r.exitCode}`;
       this.proc = undefined;
@@ -93,10 +72,7 @@ export class OverlayHolder {
   /** Ends the holder: the overlays are released once no sandbox holds a clone. */
   async close(): Promise<void> {
     this.closing = true;
-    const proc = this.proc;
-    if (!proc) return;
-    proc.stdin.end();
-    await proc;
+    await stopService(this.proc);
   }
 }
 

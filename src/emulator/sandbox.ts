@@ -7,13 +7,12 @@ import net from 'node:net';
 import { constants as osc } from 'node:os';
 import { Writable, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
 import { FleetError } from '../core/index.js';
 import { SHARED_ETC } from './golden.js';
 import type { GuestUser } from './guest-fs.js';
+import { errnoName, SANDBOX_BIN, startService, stopService, type ServiceProcess } from './sandbox-service.js';
 
 // Both src/emulator/*.ts (tests) and dist/emulator/*.js sit two levels under the package root.
-const SANDBOX_BIN = fileURLToPath(new URL('../../dist/emulator/fleet-sandbox', import.meta.url));
 const GUEST_BIN = fileURLToPath(new URL('../../dist/emulator/guest-bin', import.meta.url));
 
 const SFTP_SERVERS = ['/usr/lib/openssh/sftp-server', '/usr/libexec/openssh/sftp-server', '/usr/libexec/sftp-server'];
@@ -77,8 +76,6 @@ interface Job {
   exited?: (status: number) => void;
 }
 
-type SpawnerProcess = ResultPromise<{ stdin: 'pipe'; stdout: 'pipe'; stderr: 'inherit'; buffer: false; reject: false }>;
-
 /** The argument list of one launcher run (everything after the program name). */
 function launcherArgs(req: SandboxRequest): string[] {
   const { user } = req;
@@ -135,12 +132,11 @@ function discard(): Writable {
 }
 
 export class SandboxSpawner {
-  private proc?: SpawnerProcess;
+  private proc?: ServiceProcess;
   private spawnerPid = 0;
   private ready?: Promise<void>;
   private readonly jobs = new Map<number, Job>();
   private nextId = 1;
-  private pending = '';
   private closing = false;
 
   /** PID of the spawner process while one runs. */
@@ -151,23 +147,14 @@ export class SandboxSpawner {
   /** Starts the spawner process (again, if it died); resolves when it is ready. */
   start(): Promise<void> {
     if (this.ready) return this.ready;
-    const proc: SpawnerProcess = execa(SANDBOX_BIN, ['--spawner'], { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false });
-    this.proc = proc;
     this.ready = new Promise<void>((resolve, reject) => {
-      proc.stdout.setEncoding('latin1');
-      proc.stdout.on('data', (chunk: string) => {
-        this.pending += chunk;
-        let nl: number;
-        while ((nl = this.pending.indexOf('\n')) >= 0) {
-          const line = this.pending.slice(0, nl);
-          this.pending = this.pending.slice(nl + 1);
-          if (line.startsWith('ready ')) {
-            this.spawnerPid = Number(line.slice(6));
-            resolve();
-          } else this.onMessage(line);
-        }
+      const proc = startService('--spawner', (line) => {
+        if (line.startsWith('ready ')) {
+          this.spawnerPid = Number(line.slice(6));
+          resolve();
+        } else this.onMessage(line);
       });
-      proc.stdin.on('error', () => {});
+      this.proc = proc;
       void proc.then((r) => {
         const why = r.signal ?? `exit code ${r.exitCode}`;
         reject(new FleetError(`the emulator's sandbox spawner (${SANDBOX_BIN} --spawner) ended (${why}) before it was ready`));
@@ -180,7 +167,6 @@ export class SandboxSpawner {
   private onSpawnerGone(why: string): void {
     this.proc = undefined;
     this.ready = undefined;
-    this.pending = '';
     if (!this.closing) console.error(`emulator: the sandbox spawner ended (${why}); its commands were killed, the next one starts a new spawner`);
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
@@ -219,8 +205,7 @@ export class SandboxSpawner {
       job.exited?.(Number(rest[0]));
     } else if (kind === 'F') {
       this.jobs.delete(job.id);
-      const code = Object.entries(osc.errno).find(([, n]) => n === Number(rest[0]))?.[0] ?? `errno ${rest[0]}`;
-      job.failed(new FleetError(`cannot start a sandboxed command: ${code}`));
+      job.failed(new FleetError(`cannot start a sandboxed command: ${errnoName(Number(rest[0]))}`));
     }
   }
 
@@ -277,9 +262,6 @@ export class SandboxSpawner {
   /** Stops the spawner: commands still running are killed. */
   async close(): Promise<void> {
     this.closing = true;
-    const proc = this.proc;
-    if (!proc) return;
-    proc.stdin.end();
-    await proc;
+    await stopService(this.proc);
   }
 }
