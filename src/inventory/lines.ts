@@ -8,7 +8,10 @@ const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_NAME = /^[A-Za-z0-9_.:%@+-]+$/;
 export const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
-/** Split a line into words like a POSIX shell: quotes group, backslash escapes, a word starting with `#` or `;` ends it. */
+/**
+ * Split a line into words like a POSIX shell: quotes group, backslash escapes, a word starting with `#`
+ * or `;` ends it. Not ssh's shellWords: comments end the line here, and double quotes keep backslashes.
+ */
 export function tokenize(text: string, where: Where): string[] {
   const words: string[] = [];
   let word = '';

@@ -24,7 +24,11 @@ export function parseJumpList(text: string): HopSpec[] | null {
   return hops.length ? hops : null;
 }
 
-/** Shell-like words: quotes group, backslash escapes (enough for the ssh options Ansible users write). */
+/**
+ * Shell-like words: quotes group, backslash escapes (enough for the ssh options Ansible users write).
+ * Not the inventory's tokenize: `#` and `;` are plain characters here, a newline separates words, and
+ * inside double quotes a backslash escapes `"`, `\`, `$` and a backquote.
+ */
 export function shellWords(text: string): string[] | null {
   const words: string[] = [];
   let word = '';
