@@ -2,6 +2,7 @@
 // the CronJob the scheduler trusts: defaults filled, combinations checked once. `name` spells an
 // option the way its source does (`--slot` on the command line, `slot` in a playbook).
 import { UsageError } from '../core/errors.js';
+import { JOB_DEFAULTS } from './job-defaults.js';
 import { normalizeJob, type CronJob } from './job.js';
 import type { Period } from './runcrons.js';
 import { parseSlot } from './window.js';
@@ -23,7 +24,7 @@ export interface JobOptions {
   cronUser?: string;
 }
 
-export const JOB_DEFAULTS = { window: '23:00-06:00', slot: '12m', cap: 15, scripts: 'daily,weekly,monthly', cronUser: 'root' } as const;
+export { JOB_DEFAULTS };
 
 const PERIODS = ['hourly', 'daily', 'weekly', 'monthly'];
 const dashed = (key: string) => `--${key}`;

@@ -1,7 +1,7 @@
 // Registers `fleet audit`: option parsing only; the work is in ./audit.js (lazy).
 import { Command } from 'commander';
 import { CHECK_IDS } from '../../audit/model.js';
-import { JOB_DEFAULTS } from '../../schedule/job-options.js';
+import { JOB_DEFAULTS } from '../../schedule/job-defaults.js';
 import { addSelectionOptions } from '../selection.js';
 
 export function registerAudit(program: Command): void {
