@@ -8,9 +8,9 @@ import { OutputCapture, readRemoteFile, shellQuote as q, StepError, wrapSudo, wr
 import { unifiedDiff } from '../schedule/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import type { HostStatus } from '../executor/index.js';
-import { previewThroughShell, SHELL_FILE_MAX, writeThroughShell, type FileResult, type ShellFile } from './file-step.js';
+import { APPLIED, applyCommand, applyResult, ONE_TRIP_MAX, previewCommand, previewResult, SHELL_FILE_MAX, writeThroughShell, type FileResult, type ShellFile } from './file-step.js';
 import { skipWords, type Guards } from './guards.js';
-import type { GuestShells, ShellResult } from './guest-shell.js';
+import type { GuestShells, ShellCommand, ShellResult } from './guest-shell.js';
 
 /** Output kept per step and stream: enough for a registered value or a health check's answer. */
 const STEP_OUTPUT_KEEP = 64 << 10;
@@ -53,24 +53,58 @@ export interface ActionContext {
 /** Skipped by the conditions, or the action's outcome. */
 const skippedBy = (c: ActionContext, code: number, stderr: string): ActionOutcome => ({ changed: false, skipped: skipWords(code, c.guard!.written, stderr) });
 
+/**
+ * An action as one command of the guest's shell (its conditions included) and how to read what it
+ * did, so that the runner can send it alone or with the steps that follow it (guest-shell.ts: send).
+ * `changed`: the exit statuses that mean it changed the guest, when the guest can tell.
+ */
+export interface ShellAction {
+  command: ShellCommand;
+  changed?: number[];
+  /** The outcome, or an ActionError; `notRun` and `unchangedDep` results are the caller's. */
+  outcome(r: ShellResult): ActionOutcome;
+}
+
+/** Runs a shell action on its own. */
+async function runAlone(c: ActionContext, a: ShellAction): Promise<ActionOutcome> {
+  const sh = await c.shells.get(c.sudo);
+  return a.outcome(await sh.run(a.command.command, a.command));
+}
+
+/** A shell command (or `sh -s` fed `stdin`) as a shell action; undefined when `stdin` is not text a here-document can carry. */
+export function commandAction(c: ActionContext, command: string, stdin?: Buffer): ShellAction | undefined {
+  const text = stdin === undefined ? undefined : stdin.toString('utf8');
+  if (text !== undefined && (text.includes('\0') || !Buffer.from(text).equals(stdin!))) return undefined;
+  return {
+    command: { command, guard: c.guard?.conditions, input: text, timeoutMs: c.timeoutMs, keep: STEP_OUTPUT_KEEP },
+    changed: [0],
+    outcome: (r) => (r.guard !== undefined ? skippedBy(c, r.guard, r.stderr.toString()) : commandOutcome(c, r)),
+  };
+}
+
 /** Runs a shell command (or `sh -s` fed `stdin`); a non-zero exit status is an ActionError. */
 export async function runCommand(c: ActionContext, command: string, stdin?: Buffer): Promise<ActionOutcome> {
-  const text = stdin === undefined ? undefined : stdin.toString('utf8');
-  if (text !== undefined && (text.includes('\0') || !Buffer.from(text).equals(stdin!))) return runOwnCommand(c, command, stdin);
-  const sh = await c.shells.get(c.sudo);
-  const r = await sh.run(command, { guard: c.guard?.conditions, input: text, timeoutMs: c.timeoutMs, keep: STEP_OUTPUT_KEEP });
-  if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString());
-  return commandOutcome(c, r);
+  const a = commandAction(c, command, stdin);
+  return a ? runAlone(c, a) : runOwnCommand(c, command, stdin);
+}
+
+/** A step that would run but must not (--check): only its conditions, tested by the guest's shell. */
+export function wouldRunAction(c: ActionContext): ShellAction {
+  return {
+    command: { command: 'true', guard: c.guard?.conditions, timeoutMs: c.timeoutMs, keep: 4096 },
+    changed: [0],
+    outcome: (r) => {
+      if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString());
+      if (r.exitCode !== 0) commandOutcome(c, r);
+      return { changed: true, note: 'would run' };
+    },
+  };
 }
 
 /** Only the step's conditions (a step that would run but must not: --check). */
 export async function testConditions(c: ActionContext): Promise<string | undefined> {
   if (!c.guard) return undefined;
-  const sh = await c.shells.get(c.sudo);
-  const r = await sh.run('true', { guard: c.guard.conditions, timeoutMs: c.timeoutMs, keep: 4096 });
-  if (r.guard !== undefined) return skippedBy(c, r.guard, r.stderr.toString()).skipped;
-  if (r.exitCode !== 0) commandOutcome(c, r);
-  return undefined;
+  return (await runAlone(c, wouldRunAction(c))).skipped;
 }
 
 function commandOutcome(c: ActionContext, r: ShellResult): ActionOutcome {
@@ -118,9 +152,24 @@ export interface FileWrite {
   validate?: string;
 }
 
+/** A file of up to ONE_TRIP_MAX bytes as one shell action: checked, and written where it differs. */
+export function writeFileAction(c: ActionContext, f: FileWrite): ShellAction | undefined {
+  if (f.data.length > ONE_TRIP_MAX) return undefined;
+  const sf = shellFile(c, f);
+  return {
+    command: applyCommand(sf, c.guard?.conditions, c.timeoutMs, KEEP_FILE),
+    changed: [APPLIED],
+    outcome: (r) => (r.guard !== undefined ? skippedBy(c, r.guard, r.stderr.toString()) : fileOutcome(c, f, applyResult(sf, r))),
+  };
+}
+
+const KEEP_FILE = 64 << 10;
+
 /** Makes `dest` hold the bytes (skipped when its SHA-256 already matches), validated first when asked. */
 export async function writeFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
   if (f.data.length > SHELL_FILE_MAX) return writeOwnFile(c, f);
+  const one = writeFileAction(c, f);
+  if (one) return runAlone(c, one);
   const sh = await c.shells.get(c.sudo);
   let r: FileResult;
   try {
@@ -128,6 +177,11 @@ export async function writeFile(c: ActionContext, f: FileWrite): Promise<ActionO
   } catch (err) {
     throw fileError(c, err);
   }
+  if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
+  return fileOutcome(c, f, r);
+}
+
+function fileOutcome(c: ActionContext, f: FileWrite, r: FileResult): ActionOutcome {
   if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
   if (r.kind === 'refused') {
     const said = r.stderr.trim().split('\n').at(-1);
@@ -195,14 +249,25 @@ async function validate(c: ActionContext, f: FileWrite): Promise<ActionOutcome> 
   }
 }
 
+/** --check for a file through the guest's shell: what the file holds now, compared here (the guest cannot tell "changed"). */
+export function previewFileAction(c: ActionContext, f: FileWrite): ShellAction | undefined {
+  if (f.data.length > SHELL_FILE_MAX) return undefined;
+  const sf = shellFile(c, f);
+  return {
+    command: previewCommand(sf, c.guard?.conditions, c.timeoutMs),
+    outcome: (res) => {
+      const r = previewResult(sf, res);
+      if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
+      if (r.kind === 'failed') throw shellFailure(c, f.dest, r.step, r.r);
+      return { changed: r.changed, note: r.note, ...(r.diff !== undefined ? { diff: r.diff } : {}) };
+    },
+  };
+}
+
 /** --check for a file: unchanged, or the unified diff of what would change. Changes nothing. */
 export async function previewFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {
-  if (f.data.length > SHELL_FILE_MAX) return previewOwnFile(c, f);
-  const sh = await c.shells.get(c.sudo);
-  const r = await previewThroughShell(sh, shellFile(c, f), c.guard?.conditions, c.timeoutMs);
-  if (r.kind === 'skipped') return skippedBy(c, r.guard, r.stderr);
-  if (r.kind === 'failed') throw shellFailure(c, f.dest, r.step, r.r);
-  return { changed: r.changed, note: r.note, ...(r.diff !== undefined ? { diff: r.diff } : {}) };
+  const a = previewFileAction(c, f);
+  return a ? runAlone(c, a) : previewOwnFile(c, f);
 }
 
 async function previewOwnFile(c: ActionContext, f: FileWrite): Promise<ActionOutcome> {

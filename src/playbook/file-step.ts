@@ -1,16 +1,20 @@
-// A push or template step through the guest's shell: one command tests the step's conditions and
-// probes the file (SHA-256, umask, mode and owner when asked for), and only when something differs a
-// second one receives the bytes (base64 in a here-document), checks them, gives them their mode and
-// owner, runs the validator on them and renames them over the target. A converged guest costs one
-// command per file step and no transfer. The rules are those of the executor's writer
-// (writeRemoteFile): atomic rename, old mode and owner kept unless given, backup as a hard link.
+// A push or template step through the guest's shell. A small file (up to ONE_TRIP_MAX) travels with
+// its check: one command tests the step's conditions, compares the file's SHA-256 (and mode and owner
+// when asked for) and installs the bytes only where they differ, saying unchanged, changed or refused
+// by its exit status: one round trip per step, and none of its own when it is part of a batch. A
+// larger one is probed first and only where something differs a second command receives the bytes
+// (base64 in a here-document), so a converged guest does not get them. Either way the new bytes are
+// checked, given their mode and owner, validated and renamed over the target. The rules are those of
+// the executor's writer (writeRemoteFile): atomic rename, old mode and owner kept unless given,
+// backup as a hard link.
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
+import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
 import type { FileWrite } from './actions.js';
 import type { Guards } from './guards.js';
-import type { GuestShell, ShellResult } from './guest-shell.js';
+import type { GuestShell, ShellCommand, ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
 /** Files up to this size go through the shell (base64 costs a third more bytes); larger ones as a push. */
@@ -56,6 +60,64 @@ export async function writeThroughShell(sh: GuestShell, conn: SshConnection, f: 
   return { kind: 'done', changed: true, ...(backup ? { backup } : {}) };
 }
 
+/** Files up to this size are sent with their check (one round trip even when unchanged). */
+export const ONE_TRIP_MAX = 64 << 10;
+/** applyCommand's exit status when it changed the file (0: it was already as asked). */
+export const APPLIED = 99;
+
+/** The one-trip command (applyScript) for a file of up to ONE_TRIP_MAX bytes. */
+export function applyCommand(f: ShellFile, guard: Guards | undefined, timeoutMs: number | undefined, keep: number): ShellCommand {
+  const inline = plainText(f.data);
+  return { command: applyScript(f, inline), ...(inline ? {} : { input: base64Lines(f.data) }), guard, timeoutMs, keep, alsoOk: [APPLIED] };
+}
+
+/** What applyCommand's result says (its conditions already read by the caller). */
+export function applyResult(f: ShellFile, r: ShellResult): FileResult {
+  const stdout = r.stdout.toString();
+  const refused = /^refused (\d+)$/m.exec(stdout);
+  if (refused) return { kind: 'refused', status: Number(refused[1]), stdout: '', stderr: r.stderr.toString() };
+  if (r.exitCode === 0) return { kind: 'done', changed: false };
+  if (r.exitCode !== APPLIED) return { kind: 'failed', step: 'install', r };
+  return { kind: 'done', changed: true, ...(/^backup$/m.test(stdout) ? { backup: backupName(f) } : {}) };
+}
+
+const backupName = (f: ShellFile) => `${f.dest}.fleet-bak-${f.backupSuffix}`;
+
+/**
+ * The guest side of the one-trip write: the probe's checks (stale temporary files, a directory in
+ * the way, SHA-256, mode and owner when given) and then, only where the content differs, the
+ * install (installScript, deciding on the guest whether the file existed). Exit 0: nothing to do;
+ * APPLIED: changed (`backup` on stdout when a backup was made); `refused N`: the validator said no.
+ */
+function applyScript(f: ShellFile, inline: boolean): string {
+  const stale = `for t in ${q(tempPrefix(f.dest))}????????????; do if [ -f "$t" ] && [ -n "$(find "$t" -prune -mmin +${STALE_TEMP_MINUTES})" ]; ` +
+    'then rm -f -- "$t"; fi; done 2>/dev/null';
+  const [user = '', group = ''] = (f.owner ?? '').split(':');
+  const is = (v: string, name: string, id: string) => `{ [ "${name}" = ${q(v)} ] || [ "${id}" = ${q(v)} ]; }`;
+  const ownerOk = [user && is(user, '$4', '$2'), group && is(group, '$5', '$3')].filter(Boolean).join(' && ') || 'true';
+  const same = f.mode !== undefined || f.owner !== undefined
+    ? [
+      `set -- $(stat -L -c '%a %u %g %U %G' -- "$f") && [ $# = 5 ] || exit 1`,
+      'c=0',
+      f.mode !== undefined && `if [ "$1" != ${f.mode.toString(8)} ]; then chmod ${f.mode.toString(8)} -- "$f" || exit 1; c=1; fi`,
+      f.owner !== undefined && `if ! ${ownerOk}; then chown -- ${q(f.owner)} "$f" || exit 1; c=1; fi`,
+      `[ $c = 0 ] || exit ${APPLIED}`,
+      'exit 0',
+    ].filter(Boolean).join('\n')
+    : 'exit 0';
+  return [
+    stale,
+    `f=${q(f.dest)}`,
+    `if [ -d "$f" ]; then echo 'is a directory (give the full target path)' >&2; exit 1; fi`,
+    'if [ -e "$f" ]; then e=1; s=$(sha256sum < "$f") || exit 1; else e=; s=; fi',
+    `if [ "$s" = "${sha256(f.data)}  -" ]; then`,
+    same,
+    'fi',
+    installScript(f, sha256(f.data), f.backup ? backupName(f) : undefined, undefined, inline),
+    `exit ${APPLIED}`,
+  ].join('\n');
+}
+
 function base64Lines(data: Buffer): string {
   return data.toString('base64').replace(/.{1,76}/g, '$&\n');
 }
@@ -77,14 +139,17 @@ const plainText = (data: Buffer) => data.length <= INLINE_MAX && PLAIN.test(data
  * given by creating the file under the matching umask (chmod only for the others; a directory with
  * a default ACL can still widen it, and the next run's check sees that and fixes it).
  */
-function installScript(f: ShellFile, want: string, backup: string | undefined, exists: boolean, inline: boolean): string {
+function installScript(f: ShellFile, want: string, backup: string | undefined, exists: boolean | undefined, inline: boolean): string {
   const beside = `${posix.dirname(f.dest)}/.${posix.basename(f.dest)}.fleet-tmp-${randomBytes(6).toString('hex')}`;
   const owner = f.owner ?? (f.root ? '=' : '-');
   const byUmask = f.mode !== undefined && (f.mode & ~0o666) === 0;
+  // `exists` undefined: the shell variable `e` says (non-empty: the file exists).
+  const ifExists = (text: string) => (exists === undefined ? `if [ -n "$e" ]; then ${text}; fi` : exists ? text : '');
   // Mode and owner kept from the file being replaced: one stat for both.
-  const keep = exists && (f.mode === undefined || owner === '=')
-    ? 'set -- $(stat -L -c \'%a %u:%g\' -- "$f") && [ $# = 2 ] || exit 1' : '';
-  const umask = byUmask ? (~f.mode! & 0o777).toString(8).padStart(3, '0') : f.mode !== undefined || exists ? '077' : undefined;
+  const keep = f.mode === undefined || owner === '='
+    ? ifExists('set -- $(stat -L -c \'%a %u:%g\' -- "$f") && [ $# = 2 ] || exit 1') : '';
+  const umask = byUmask ? `umask ${(~f.mode! & 0o777).toString(8).padStart(3, '0')};`
+    : f.mode !== undefined || exists ? 'umask 077;' : exists === undefined ? '[ -z "$e" ] || umask 077;' : '';
   return [
     `f=${q(f.dest)}; t=${q(beside)}`,
     `trap 'rm -f -- "$t"' EXIT`,
@@ -92,25 +157,31 @@ function installScript(f: ShellFile, want: string, backup: string | undefined, e
     '[ -d "$d" ] || { echo "no such directory: $d" >&2; exit 1; }',
     keep,
     // A subshell (a fork, no exec): noclobber and the umask are for this file only, not the validator.
-    `(set -C;${umask ? ` umask ${umask};` : ''} ${inline ? `printf %s ${q(f.data.toString('latin1'))}` : 'base64 -d'} > "$t") || exit 1`,
+    `(set -C;${umask ? ` ${umask}` : ''} ${inline ? `printf %s ${q(f.data.toString('latin1'))}` : 'base64 -d'} > "$t") || exit 1`,
     !inline && `[ "$(sha256sum < "$t")" = "${want}  -" ] || { echo 'received bytes do not match the SHA-256 sent' >&2; exit 1; }`,
-    f.mode !== undefined ? (byUmask ? '' : `chmod ${f.mode.toString(8)} "$t" || exit 1`) : exists ? 'chmod "$1" "$t" || exit 1' : '',
-    owner === '=' ? (exists ? 'chown -- "$2" "$t" || exit 1' : '')
+    f.mode !== undefined ? (byUmask ? '' : `chmod ${f.mode.toString(8)} "$t" || exit 1`) : ifExists('chmod "$1" "$t" || exit 1'),
+    owner === '=' ? ifExists('chown -- "$2" "$t" || exit 1')
       : owner === '-' ? '' : `chown -- ${q(owner)} "$t" || exit 1`,
     f.validate !== undefined &&
       `( ${f.validate.replaceAll('%s', '"$t"')} ) >&2 </dev/null; v=$?; if [ "$v" != 0 ]; then echo "refused $v"; exit 1; fi`,
-    backup && `if [ -e "$f" ] || [ -L "$f" ]; then ln -- "$f" ${q(backup)} || exit 1; fi`,
+    backup && (exists === undefined
+      ? `if [ -n "$e" ]; then ln -- "$f" ${q(backup)} || exit 1; echo backup; fi`
+      : `if [ -e "$f" ] || [ -L "$f" ]; then ln -- "$f" ${q(backup)} || exit 1; fi`),
     'mv -f -- "$t" "$f" || exit 1',
     'trap - EXIT',
   ].filter(Boolean).join('\n');
 }
 
-/** --check: unchanged, or the unified diff of what would change; the conditions tested in the same command. */
-export async function previewThroughShell(sh: GuestShell, f: ShellFile, guard: Guards | undefined, timeoutMs?: number):
-  Promise<{ kind: 'skipped'; guard: number; stderr: string } | { kind: 'failed'; step: string; r: ShellResult } | { kind: 'done'; changed: boolean; note: string; diff?: string }> {
-  const script = `f=${q(f.dest)}; if [ -e "$f" ] || [ -L "$f" ]; then n=$(wc -c < "$f") || exit 1; echo "$n"; ` +
+/** --check: the command reading what the file holds now (previewResult compares it); the conditions tested in the same command. */
+export function previewCommand(f: ShellFile, guard: Guards | undefined, timeoutMs?: number): ShellCommand {
+  const command = `f=${q(f.dest)}; if [ -e "$f" ] || [ -L "$f" ]; then n=$(wc -c < "$f") || exit 1; echo "$n"; ` +
     `if [ "$n" -le ${PREVIEW_MAX} ]; then exec cat -- "$f"; else sha256sum < "$f"; fi; else echo missing; fi`;
-  const r = await sh.run(script, { guard, timeoutMs, keep: PREVIEW_MAX + 4096 });
+  return { command, guard, timeoutMs, keep: PREVIEW_MAX + 4096 };
+}
+
+/** --check: unchanged, or the unified diff of what would change. */
+export function previewResult(f: ShellFile, r: ShellResult):
+  { kind: 'skipped'; guard: number; stderr: string } | { kind: 'failed'; step: string; r: ShellResult } | { kind: 'done'; changed: boolean; note: string; diff?: string } {
   if (r.guard !== undefined) return { kind: 'skipped', guard: r.guard, stderr: r.stderr.toString() };
   if (r.exitCode !== 0) return { kind: 'failed', step: 'read', r };
   const nl = r.stdout.indexOf(10);

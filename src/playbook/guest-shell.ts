@@ -7,7 +7,9 @@
 // `sh -c` per step instead cost an exec of the shell each time, the largest part of a converged
 // play's guest CPU. A step's stdin is a here-document or /dev/null (the shell reads ahead on a pipe,
 // so a step must never read the shell's own stdin); it ends with a line carrying a marker and its
-// exit status on stdout, and the marker on stderr.
+// exit status on stdout, and the marker on stderr. Steps that do not wait on the admin are sent
+// together in one write (a batch: send()); each starts only if the one before it ended well, so the
+// guest does what it would do step by step, without a round trip per step.
 import { randomBytes } from 'node:crypto';
 import { OutputCapture, shellQuote as q } from '../executor/index.js';
 import { guardInShell, guardScript, inShell, type Guards } from './guards.js';
@@ -20,6 +22,10 @@ export interface ShellResult {
   exitCode: number | null;
   /** Exit status of the guard (`guard` option) when it said no: the command did not run. */
   guard?: number;
+  /** `ifChanged` said no: the step the command depends on did not change this guest. */
+  unchangedDep?: true;
+  /** The command never started: an earlier command of its batch failed, or the run was stopped (stop()). */
+  notRun?: true;
   stdout: Buffer;
   stderr: Buffer;
   timedOut: boolean;
@@ -33,6 +39,17 @@ export interface ShellRun {
   timeoutMs?: number;
   /** How much of each stream to keep (head and tail). */
   keep: number;
+  /** Exit statuses other than 0 that do not stop the batch (a file step's "changed"). */
+  alsoOk?: number[];
+  /** Run only when the step of this index changed the guest (its shell variable, see `changed`). */
+  ifChanged?: number;
+  /** Record in a shell variable whether this step (of that index) changed the guest: when it exits with one of `statuses`. */
+  changed?: { step: number; statuses: number[] };
+}
+
+/** A command of a batch: its text and how it runs. */
+export interface ShellCommand extends ShellRun {
+  command: string;
 }
 
 /** Extra time the guest's own `timeout` gets to stop a command before the link is given up. */
@@ -40,36 +57,37 @@ const GRACE_MS = 10_000;
 
 interface Pending {
   marker: string;
+  o: ShellRun;
   out: OutputCapture;
   err: OutputCapture;
-  outHold: Buffer;
-  errHold: Buffer;
   status?: string;
   errDone: boolean;
-  done: (r: { status?: string; ended: boolean }) => void;
+  /** When the command became the one running (its predecessor's marker arrived): its time limit counts from there. */
+  started: number;
+  timer?: NodeJS.Timeout;
+  resolve: (r: ShellResult) => void;
 }
 
-/** Passes `chunk` into `cap` except what may be the start of `marker`; returns what follows the marker, or undefined. */
-function scan(p: Pending, which: 'out' | 'err', chunk: Buffer): Buffer | undefined {
-  const held = Buffer.concat([which === 'out' ? p.outHold : p.errHold, chunk]);
-  const cap = which === 'out' ? p.out : p.err;
-  const at = held.indexOf(p.marker);
-  if (at >= 0) {
-    cap.write(held.subarray(0, at));
-    if (which === 'out') p.outHold = held.subarray(at);
-    else p.errHold = held.subarray(at);
-    return held.subarray(at + p.marker.length);
+/** How many bytes at the end of `data` may be the start of `needle` (kept for the next chunk; usually none). */
+function partial(data: Buffer, needle: string): number {
+  for (let i = Math.max(0, data.length - needle.length + 1); i < data.length; i++) {
+    if (data[i] === needle.charCodeAt(0) && needle.startsWith(data.subarray(i).toString('latin1'))) return data.length - i;
   }
-  const keepBack = Math.min(held.length, p.marker.length);
-  cap.write(held.subarray(0, held.length - keepBack));
-  const rest = held.subarray(held.length - keepBack);
-  if (which === 'out') p.outHold = rest;
-  else p.errHold = rest;
-  return undefined;
+  return 0;
 }
+
+/** Shell text setting the variable that says whether a step changed the guest (`1`) or not. */
+export const changedVar = (step: number) => `fleet_c${step}`;
 
 export class GuestShell {
-  private pending?: Pending;
+  /** Commands sent and not finished, in the order the guest runs them. */
+  private queue: Pending[] = [];
+  /** Index in `queue` of the command whose stdout (stderr) is being read. */
+  private outAt = 0;
+  private errAt = 0;
+  /** Bytes that may be the start of a marker, kept until the next chunk says. */
+  private outHold: Buffer = Buffer.alloc(0);
+  private errHold: Buffer = Buffer.alloc(0);
   private ended = false;
   /** What the guest said between steps (sudo refusing to start the shell): the next step's stderr. */
   private stray = Buffer.alloc(0);
@@ -78,16 +96,16 @@ export class GuestShell {
   private readonly prefix = `fleet-${randomBytes(9).toString('hex')}-`;
   private steps = 0;
 
-  private constructor(private readonly proc: RemoteProcess, private readonly conn: SshConnection) {}
+  private constructor(private readonly proc: RemoteProcess, private readonly conn: SshConnection, private readonly stopPath: string) {}
 
   /** Starts the shell (under `sudo -n` for `root`: a guest that refuses says so at the first step). */
-  static async open(conn: SshConnection, root: boolean): Promise<GuestShell> {
+  static async open(conn: SshConnection, root: boolean, stopPath: string): Promise<GuestShell> {
     let shell: GuestShell | undefined;
     const proc = await conn.start(root ? 'exec sudo -n -- /bin/sh' : 'exec /bin/sh', {
       onStdout: (d) => shell?.onData('out', d),
       onStderr: (d) => shell?.onData('err', d),
     });
-    shell = new GuestShell(proc, conn);
+    shell = new GuestShell(proc, conn, stopPath);
     void proc.result.then(() => shell!.onEnd());
     return shell;
   }
@@ -96,84 +114,174 @@ export class GuestShell {
     return !this.ended && !this.conn.lost;
   }
 
-  /** Runs one command; never two at once (the runner is sequential per guest). */
+  /** Commands sent that have not finished (the first may be running). */
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
+  /** Runs one command. */
   run(command: string, o: ShellRun): Promise<ShellResult> {
-    if (this.pending) throw new Error('a step is already running in this shell');
-    const marker = `${this.prefix}${(++this.steps).toString(16).padStart(8, '0')}`;
+    return this.send([{ ...o, command }])[0]!;
+  }
+
+  /**
+   * Sends commands in one write; the guest runs them in order and the results come back in order.
+   * A command starts only if every one before it in the batch finished ok (exit 0, one of its
+   * `alsoOk`, skipped by its conditions) and no stop was asked for (stop()): a guest stops at its
+   * first failed step as if the admin had sent the steps one by one. `seed` is shell text run first
+   * (the changed-ness of steps the admin already knows).
+   */
+  send(commands: ShellCommand[], seed = ''): Promise<ShellResult>[] {
+    if (this.queue.length) throw new Error('a batch is already running in this shell');
+    const texts: string[] = [`fleet_ok=1${seed ? `; ${seed}` : ''}`];
+    const results = commands.map((o) => new Promise<ShellResult>((resolve) => {
+      const marker = `${this.prefix}${(++this.steps).toString(16).padStart(8, '0')}`;
+      texts.push(this.text(marker, o));
+      this.queue.push({ marker, o, out: new OutputCapture(o.keep), err: new OutputCapture(o.keep), errDone: false, started: 0, resolve });
+    }));
+    this.queue[0]!.err.write(this.stray);
+    this.stray = Buffer.alloc(0);
+    this.outAt = this.errAt = 0;
+    if (!this.alive) {
+      this.onEnd();
+      return results;
+    }
+    this.arm(this.queue[0]!);
+    this.proc.write(`${texts.join('\n')}\n`);
+    return results;
+  }
+
+  /** The guest text of one command: it prints its marker and status on stdout, then the marker on stderr. */
+  private text(marker: string, o: ShellCommand): string {
     // The guest's `timeout` needs a process to stop: with a time limit a step gets a shell of its own.
     const limit = o.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(o.timeoutMs / 1000))} ` : '';
-    const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(command)}` : inShell(command);
+    const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(o.command)}` : inShell(o.command);
     const stdin = o.input === undefined ? ' </dev/null' : ` <<'${marker}'\n${o.input}${o.input.endsWith('\n') ? '' : '\n'}${marker}`;
     const main = `${run}${stdin}`;
     const guard = !o.guard ? undefined : o.timeoutMs
       ? `${limit}/bin/sh -c ${q(guardScript(o.guard)!)} </dev/null; fleet_g=$?`
       : guardInShell(o.guard, 'fleet_g');
-    const text = guard === undefined
-      ? `${main}\nprintf '${marker} %s\\n' "$?"`
-      : `${guard}\nif [ "$fleet_g" = 0 ]; then ${main}\nprintf '${marker} %s\\n' "$?"; else printf '${marker} g%s\\n' "$fleet_g"; fi`;
-    const started = Date.now();
-    return new Promise<ShellResult>((resolve) => {
-      const p: Pending = {
-        marker, out: new OutputCapture(o.keep), err: new OutputCapture(o.keep), outHold: Buffer.alloc(0), errHold: Buffer.alloc(0), errDone: false,
-        done: ({ status, ended }) => {
-          clearTimeout(timer);
-          this.pending = undefined;
-          const timedOut = !!o.timeoutMs && Date.now() - started >= o.timeoutMs && (ended || status === '124' || status === '137');
-          const guard = status?.startsWith('g') ? Number(status.slice(1)) : undefined;
-          resolve({
-            exitCode: status === undefined || guard !== undefined ? null : Number(status),
-            ...(guard !== undefined ? { guard } : {}),
-            stdout: p.out.result().bytes, stderr: p.err.result().bytes, timedOut,
-          });
-        },
-      };
-      // The guest's `timeout` stops the command; should the guest not answer at all, give up the link.
-      const timer = o.timeoutMs ? setTimeout(() => this.conn.destroy(), o.timeoutMs + GRACE_MS) : undefined;
-      this.pending = p;
-      p.err.write(this.stray);
-      this.stray = Buffer.alloc(0);
-      if (!this.alive) return p.done({ ended: true });
-      this.proc.write(`${text}\nprintf '${marker}\\n' >&2\n`);
+    let body = guard === undefined
+      ? `${main}\nfleet_s=$?`
+      : `${guard}\nif [ "$fleet_g" = 0 ]; then ${main}\nfleet_s=$?; else fleet_s=g$fleet_g; fi`;
+    if (o.ifChanged !== undefined) body = `if [ "\${${changedVar(o.ifChanged)}-}" = 1 ]; then ${body}\nelse fleet_s=i; fi`;
+    const ok = ['0', ...(o.alsoOk ?? []).map(String), 'g1[012]', 'i'].join('|');
+    const changed = o.changed
+      ? `\ncase $fleet_s in ${o.changed.statuses.length ? o.changed.statuses.join('|') : '-'}) ${changedVar(o.changed.step)}=1;; *) ${changedVar(o.changed.step)}=0;; esac`
+      : '';
+    return `if [ "$fleet_ok" = 1 ] && [ ! -e ${q(this.stopPath)} ]; then ${body}\nprintf '${marker} %s\\n' "$fleet_s"\n` +
+      `case $fleet_s in ${ok}) ;; *) fleet_ok=0;; esac${changed}\nelse printf '${marker} n\\n'; fi\nprintf '${marker}\\n' >&2`;
+  }
+
+  /** The command at the head of the queue starts now: its time limit counts from here. */
+  private arm(p: Pending): void {
+    p.started = Date.now();
+    // The guest's `timeout` stops the command; should the guest not answer at all, give up the link.
+    if (p.o.timeoutMs) p.timer = setTimeout(() => this.conn.destroy(), p.o.timeoutMs + GRACE_MS);
+  }
+
+  private finish(p: Pending, ended: boolean): void {
+    clearTimeout(p.timer);
+    const { status, o } = p;
+    const timedOut = !!o.timeoutMs && p.started > 0 && Date.now() - p.started >= o.timeoutMs && (ended || status === '124' || status === '137');
+    const guard = status?.startsWith('g') ? Number(status.slice(1)) : undefined;
+    const numeric = status !== undefined && /^\d+$/.test(status);
+    p.resolve({
+      exitCode: numeric ? Number(status) : null,
+      ...(guard !== undefined ? { guard } : {}),
+      ...(status === 'i' ? { unchangedDep: true as const } : {}),
+      ...(status === 'n' ? { notRun: true as const } : {}),
+      stdout: p.out.result().bytes, stderr: p.err.result().bytes, timedOut,
     });
   }
 
-  private onData(which: 'out' | 'err', chunk: Buffer): void {
-    const p = this.pending;
-    if (!p) {
-      if (which === 'err' && this.stray.length < 4096) this.stray = Buffer.concat([this.stray, chunk]);
-      return;
+  /** Completes the head command once both its streams reached its marker; arms the next. */
+  private settle(): void {
+    while (this.queue.length && this.queue[0]!.status !== undefined && this.queue[0]!.errDone) {
+      const p = this.queue.shift()!;
+      this.outAt--;
+      this.errAt--;
+      this.finish(p, false);
+      if (this.queue.length) this.arm(this.queue[0]!);
     }
+  }
+
+  private onData(which: 'out' | 'err', chunk: Buffer): void {
     if (which === 'err') {
-      if (p.errDone) return;
-      if (scan(p, 'err', chunk) !== undefined) p.errDone = true;
-    } else if (p.status === undefined) {
-      const after = scan(p, 'out', chunk);
-      if (after !== undefined) {
-        const line = /^ (\S+)\n/.exec(after.toString('latin1'));
-        if (line) p.status = line[1]!;
-        else p.outHold = Buffer.concat([Buffer.from(p.marker), after]); // the line is not whole yet
+      let data: Buffer = this.errHold.length ? Buffer.concat([this.errHold, chunk]) : chunk;
+      this.errHold = Buffer.alloc(0);
+      while (data.length) {
+        const p = this.queue[this.errAt];
+        if (!p) {
+          if (this.stray.length < 4096) this.stray = Buffer.concat([this.stray, data]);
+          break;
+        }
+        const at = data.indexOf(`${p.marker}\n`);
+        if (at < 0) {
+          const keep = partial(data, `${p.marker}\n`);
+          p.err.write(data.subarray(0, data.length - keep));
+          this.errHold = data.subarray(data.length - keep);
+          break;
+        }
+        p.err.write(data.subarray(0, at));
+        p.errDone = true;
+        this.errAt++;
+        data = data.subarray(at + p.marker.length + 1);
+      }
+    } else {
+      let data: Buffer = this.outHold.length ? Buffer.concat([this.outHold, chunk]) : chunk;
+      this.outHold = Buffer.alloc(0);
+      while (data.length) {
+        const p = this.queue[this.outAt];
+        if (!p) break; // nothing is expected: the guest's shell says nothing of its own on stdout
+        const at = data.indexOf(`${p.marker} `);
+        if (at < 0) {
+          const keep = partial(data, `${p.marker} `);
+          p.out.write(data.subarray(0, data.length - keep));
+          this.outHold = data.subarray(data.length - keep);
+          break;
+        }
+        p.out.write(data.subarray(0, at));
+        const nl = data.indexOf(10, at);
+        if (nl < 0) {
+          this.outHold = data.subarray(at); // the status line is not whole yet
+          break;
+        }
+        p.status = data.subarray(at + p.marker.length + 1, nl).toString('latin1');
+        this.outAt++;
+        data = data.subarray(nl + 1);
       }
     }
-    if (p.status !== undefined && p.errDone) p.done({ status: p.status, ended: false });
+    this.settle();
   }
 
   private onEnd(): void {
     this.ended = true;
-    const p = this.pending;
-    if (!p) return;
-    if (p.status === undefined) p.out.write(p.outHold);
-    if (!p.errDone) p.err.write(p.errHold);
-    p.done({ status: p.status, ended: true });
+    const first = this.queue[0];
+    if (first) {
+      if (first.status === undefined) first.out.write(this.outHold);
+      if (!first.errDone) first.err.write(this.errHold);
+    }
+    this.outHold = this.errHold = Buffer.alloc(0);
+    for (const p of this.queue.splice(0)) this.finish(p, true);
   }
 
   close(): void {
     if (!this.ended) this.proc.end();
+  }
+
+  /** Shell text run after every command sent so far (removing the stop file). */
+  append(text: string): void {
+    if (!this.ended) this.proc.write(`${text}\n`);
   }
 }
 
 /** The login user's shell and, once a sudo step needs it, root's: both over the guest's one connection. */
 export class GuestShells {
   private shells = new Map<boolean, Promise<GuestShell>>();
+  /** A file whose existence stops the commands already sent from starting (stop()); random per connection. */
+  private readonly stopPath = `/tmp/.fleet-stop-${randomBytes(9).toString('hex')}`;
+  private stopping?: Promise<unknown>;
 
   constructor(private readonly conn: SshConnection) {}
 
@@ -184,13 +292,35 @@ export class GuestShells {
       if (shell.alive || this.conn.lost) return shell;
     }
     // A shell that ended (its step timed out, say) is replaced for the next step.
-    s = GuestShell.open(this.conn, root);
+    s = GuestShell.open(this.conn, root, this.stopPath);
     this.shells.set(root, s);
     s.catch(() => this.shells.delete(root));
     return s;
   }
 
+  /**
+   * No command sent and not yet started begins any more: the guest is told over a command of its
+   * own (a file that each command tests before it starts), since the shell reads its commands ahead.
+   * A command that starts before that file exists still runs.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    const shells = await Promise.all([...this.shells.values()].map((s) => s.catch(() => undefined)));
+    if (!shells.some((s) => s && s.alive && s.inFlight > 1)) return;
+    this.stopping = this.conn.exec(`: > ${q(this.stopPath)}`).catch(() => undefined);
+    await this.stopping;
+  }
+
   async closeAll(): Promise<void> {
-    for (const s of this.shells.values()) (await s.catch(() => undefined))?.close();
+    await this.stopping;
+    let cleaned = !this.stopping;
+    for (const s of this.shells.values()) {
+      const shell = await s.catch(() => undefined);
+      if (!cleaned && shell?.alive) {
+        shell.append(`rm -f -- ${q(this.stopPath)}`);
+        cleaned = true;
+      }
+      shell?.close();
+    }
   }
 }
