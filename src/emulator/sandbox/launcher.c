@@ -71,27 +71,6 @@ static void parse(int argc, char **argv, struct opts *o) {
   o->argv = &argv[i];
 }
 
-static volatile pid_t child_pid = 0;
-static void forward(int sig) {
-  if (child_pid > 0) kill(child_pid, sig);
-}
-
-/* Signals the caller (sshd's `signal` requests, a kill) sends reach the command. With a pty, the
- * terminal itself sends SIGWINCH, so it is not forwarded on top. `pid` is the command (or pid 1). */
-void forward_signals(pid_t pid, int winch) {
-  child_pid = pid;
-  static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGCONT, SIGWINCH};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-    if (winch || sigs[i] != SIGWINCH) signal(sigs[i], forward);
-}
-
-void report(int report_fd, int status) {
-  char msg[32];
-  int n = WIFSIGNALED(status) ? snprintf(msg, sizeof msg, "S%d\n", WTERMSIG(status))
-                              : snprintf(msg, sizeof msg, "E%d\n", WEXITSTATUS(status));
-  if (write(report_fd, msg, (size_t)n) < 0) _exit(125);
-}
-
 /* pid 1 of the guest's namespace: forward signals to the command, reap everything, report its fate. */
 static int init_main(const struct opts *o, int report_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);

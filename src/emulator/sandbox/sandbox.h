@@ -28,12 +28,14 @@ struct opts {
   char **argv;
 };
 
-/* fleet-sandbox.c: for every role */
+/* io.c: for every role */
 void die(const char *what);
 int write_all(int fd, const char *buf, size_t n);
 
 /* launcher.c: one command in a new sandbox (the default role) */
 int sandbox_main(int argc, char **argv);
+
+/* signals.c: between the launcher's processes and the command, with or without a terminal */
 void forward_signals(pid_t pid, int winch);
 void report(int report_fd, int status);
 
