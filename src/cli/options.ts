@@ -71,8 +71,11 @@ function applyEnvDefaults(cmd: Command): void {
 /** `--rerun failed` is `-l @failed`: it stands for the selection, so it cannot come with another. */
 function rerunAsLimit(cmd: Command): void {
   if (cmd.getOptionValue('rerun') === undefined) return;
-  const selection = (cmd.processedArgs as unknown[]).find((a) => typeof a === 'string' && a !== '');
-  const other = cmd.getOptionValue('limit') ?? (commandPath(cmd) === 'run' ? selection : undefined);
+  // The selection word, where no other word may stand in its place (push and play read it from several).
+  const args = cmd.registeredArguments;
+  const at = args.findIndex((a) => a.name() === 'selection');
+  const selection = at >= 0 && at === args.length - 1 ? (cmd.processedArgs as unknown[])[at] : undefined;
+  const other = cmd.getOptionValue('limit') ?? (typeof selection === 'string' && selection !== '' ? selection : undefined);
   if (other !== undefined) throw new UsageError(`--rerun failed selects the guests itself; drop the selection '${String(other)}' (or write it as -l '@failed,${String(other)}')`);
   cmd.setOptionValueWithSource('limit', '@failed', 'cli');
 }

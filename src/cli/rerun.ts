@@ -84,19 +84,32 @@ export function stopReason(s: Stopped, maxFail: string | undefined): string {
  */
 export function recordRun(
   verb: string, f: { inventory: string; maxFail?: string }, targets: Target[], results: HostResult[], stopped?: Stopped, why?: string,
-): { summary: Record<string, unknown>; lines: string } {
+): { summary: Record<string, unknown>; lines: string; retryLine: string } {
   const { failed, notStarted } = undone(targets, results);
-  const file = recordUndone(f.inventory, verb, [...failed, ...notStarted]);
-  const lines: string[] = [];
-  if (notStarted.length > 0) {
-    lines.push(`not started: ${foldHosts(notStarted)} (${notStarted.length}): ${why ?? (stopped ? stopReason(stopped, f.maxFail) : 'the run stopped early')}`);
-  }
-  if ((failed.length > 0 || notStarted.length > 0) && file) {
-    lines.push(`to ${notStarted.length ? 'resume' : 'retry'} on the ${failed.length + notStarted.length} that did not succeed: fleet ${verb} --rerun failed ... (or -l @failed; the list: ${file})`);
-  }
+  const told = recordLeftUndone(verb, f.inventory, failed, notStarted, { why: why ?? (stopped ? stopReason(stopped, f.maxFail) : undefined) });
+  if (!stopped) return told;
+  const { rerunFile: file, ...rest } = told.summary;
+  const stop = { reason: stopped.reason, batch: stopped.batch, of: stopped.of, failed: stopped.failed, budget: Number.isFinite(stopped.budget) ? stopped.budget : null };
+  return { ...told, summary: { ...rest, stopped: stop, ...(file ? { rerunFile: file } : {}) } };
+}
+
+/**
+ * Records the guests a command did not succeed on (those it ran on and failed, those it never
+ * started) and says how to act on them again: `fleet VERB --rerun failed`, or `retry` when the
+ * command has its own way to carry on (a rotation to resume).
+ */
+export function recordLeftUndone(
+  verb: string, inventory: string, failed: string[], notStarted: string[], o: { why?: string; retry?: (count: number, file: string) => string } = {},
+): { summary: Record<string, unknown>; lines: string; retryLine: string } {
+  const file = recordUndone(inventory, verb, [...failed, ...notStarted]);
+  const count = failed.length + notStarted.length;
+  const retry = count > 0 && file
+    ? o.retry?.(count, file) ?? `to ${notStarted.length ? 'resume' : 'retry'} on the ${count} that did not succeed: fleet ${verb} --rerun failed ... (or -l @failed; the list: ${file})`
+    : undefined;
+  const retryLine = retry ? `${retry}\n` : '';
+  const notStartedLine = notStarted.length > 0 ? `not started: ${foldHosts(notStarted)} (${notStarted.length}): ${o.why ?? 'the run stopped early'}\n` : '';
   const summary: Record<string, unknown> = {};
   if (notStarted.length > 0) summary.notStarted = notStarted;
-  if (stopped) summary.stopped = { reason: stopped.reason, batch: stopped.batch, of: stopped.of, failed: stopped.failed, budget: Number.isFinite(stopped.budget) ? stopped.budget : null };
   if (file) summary.rerunFile = file;
-  return { summary, lines: lines.map((l) => `${l}\n`).join('') };
+  return { summary, lines: notStartedLine + retryLine, retryLine };
 }

@@ -1,12 +1,14 @@
 // `fleet cron apply [sel]`: gives every selected guest its planned line(s) as a managed block. The
 // flow (read and plan, predict, write again checked) is the scheduler's; this parses and prints.
 // Guests whose files already match are not visited twice, so re-applying touches nothing and says so.
+// The guests it did not write (unreadable, refused, never reached) are recorded for `-l @failed`.
 import { EXIT } from '../../core/index.js';
 import { backupSuffix, exitCodeOf, summarize } from '../../executor/index.js';
 import { predictApply, writeGuests, type JobPlan } from '../../schedule/index.js';
 import { setExitStatus } from '../exit.js';
 import { interruptible } from '../interrupt.js';
 import { printGathered, printJsonLines, progressDisplay } from '../render.js';
+import { recordRun } from '../rerun.js';
 import { connectSelection, readPlan } from './cron-guests.js';
 import { jobFromFlags, type JobFlags } from './cron-options.js';
 
@@ -28,6 +30,7 @@ export async function cronApply(selection: string | undefined, f: ApplyFlags): P
   if (read.summary.notRun > 0) {
     // Interrupted while reading: a plan without every guest's current slot is not one to write.
     process.stderr.write(`fleet: interrupted before ${read.summary.notRun} guests were read; nothing written\n`);
+    if (!f.dryRun) process.stderr.write(recordRun('cron apply', f, sel.targets, [], undefined, 'interrupted while reading; nothing written').lines);
     setExitStatus(EXIT.someFailed);
     return;
   }
@@ -51,7 +54,9 @@ export async function cronApply(selection: string | undefined, f: ApplyFlags): P
 
   const ordered = sel.targets.flatMap((t) => results.get(t.name) ?? []);
   const summary = summarize(ordered, sel.targets.length, Date.now() - t0);
-  if (f.json) printJsonLines(ordered, summary);
+  // A dry run writes nothing, so it leaves the list of the last real apply as it was.
+  const undone = f.dryRun ? { summary: {}, lines: '' } : recordRun('cron apply', f, sel.targets, ordered, undefined, 'interrupted');
+  if (f.json) printJsonLines(ordered, { ...summary, ...undone.summary });
   else {
     printGathered(ordered, summary, f.dryRun ? 'dry run' : 'apply');
     const changed = ordered.filter((r) => r.status === 'ok' && r.changed).length;
@@ -59,6 +64,7 @@ export async function cronApply(selection: string | undefined, f: ApplyFlags): P
     if (f.dryRun) out(`${guests(changed)} would change, ${same} already carry this plan; nothing was written\n`);
     else if (changed === 0 && same > 0) out(`nothing changed: ${same === summary.total ? 'all ' : ''}${guests(same)} already carry this plan\n`);
     else out(`changed ${guests(changed)}${f.backup ? ' (each old file kept as <file>.fleet-bak-<time>, except in /etc/cron.d)' : ''}; ${same} already carried this plan\n`);
+    out(undone.lines);
   }
   setExitStatus(exitCodeOf(summary));
 }

@@ -1,17 +1,10 @@
 // `fleet cron plan|apply|analyze|simulate`: option parsing only; the work is in ./cron-*.js (lazy).
 import { Command, Option } from 'commander';
+import { addRerunOption } from '../run-options.js';
 import { addSelectionOptions } from '../selection.js';
 
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
-  return n;
-};
-const nonNegative = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a number >= 0, got '${v}'`);
-  return n;
-};
+// Values are checked and converted by their schema (../option-specs.ts); a number default is given as one.
+const counted = (flags: string, description: string, value?: number) => new Option(flags, description).default(value);
 
 /** The job and its timing: shared by plan, apply and simulate (where it describes the "after"). */
 function addJobOptions(cmd: Command): Command {
@@ -20,7 +13,7 @@ function addJobOptions(cmd: Command): Command {
     .option('--command <cmd>', 'what the job runs (one shell line, as cron runs it)')
     .option('--window <HH:MM-HH:MM>', 'when the job may start; may wrap midnight', '23:00-06:00')
     .option('--slot <minutes>', 'slot length: 12m, 12 or 1h', '12m')
-    .option('--cap <n>', 'most guests starting in one slot', positive('--cap'), 15)
+    .addOption(counted('--cap <n>', 'most guests starting in one slot', 15))
     .option('--schedule <spec>', "hashed, uncapped schedule instead of a window, Jenkins-style: 'H H(1-5) * * *', 'H/15 * * * *'")
     .option('--replace-run-crons', "replace the golden image's every-15-minutes run-crons line with direct calls at the guest's slot")
     .option('--scripts <list>', 'with --replace-run-crons: which /etc/cron.<period> to keep (hourly,daily,weekly,monthly)', 'daily,weekly,monthly')
@@ -29,7 +22,7 @@ function addJobOptions(cmd: Command): Command {
     .option('--fresh', "plan from scratch instead of keeping guests in the slots they carry")
     .option('--sudo', 'read (and for apply write) cron files with `sudo -n`', true)
     .option('--no-sudo', 'read cron files as the login user (user crontabs are then usually unreadable)')
-    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64);
+    .addOption(counted('-f, --fanout <n>', 'guests at once', 64));
 }
 
 function addDayOptions(cmd: Command): Command {
@@ -56,7 +49,7 @@ Examples:
   fleet cron plan --job logsync --command '/usr/local/bin/logsync' --schedule 'H H(1-5) * * *' --offline`)
     .action(async (selection, flags) => (await import('./cron-plan.js')).cronPlan(selection, flags));
 
-  addJobOptions(addSelectionOptions(cron.command('apply').description('write each guest its planned line(s) as a managed block')))
+  addRerunOption(addJobOptions(addSelectionOptions(cron.command('apply').description('write each guest its planned line(s) as a managed block'))))
     .option('--dry-run', 'show the change per guest as a diff; write nothing')
     .option('--no-backup', 'do not keep a copy of the file being replaced')
     .option('--yes', 'do not ask for confirmation on a terminal')
@@ -74,9 +67,9 @@ Examples:
   addDayOptions(addSelectionOptions(cron.command('analyze').description('per-minute job starts across the fleet over one day: peak, when, and why')))
     .option('--sudo', 'read cron files with `sudo -n` (user crontabs are root-only)', true)
     .option('--no-sudo', 'read cron files as the login user')
-    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
-    .option('--cap <n>', 'mark hours whose peak exceeds this', positive('--cap'))
-    .option('--top <n>', 'how many of the busiest minutes to list', positive('--top'), 10)
+    .addOption(counted('-f, --fanout <n>', 'guests at once', 64))
+    .option('--cap <n>', 'mark hours whose peak exceeds this')
+    .addOption(counted('--top <n>', 'how many of the busiest minutes to list', 10))
     .option('--svg <file.svg>', 'also draw the day as one SVG: starts per minute and the eligible queue (host model defaults), --cap as a line')
     .addOption(new Option('--plot <file.svg>').hideHelp())
     .option('--json', 'JSON Lines: one object per guest, then the summary and the analysis')
@@ -84,12 +77,12 @@ Examples:
 
   addDayOptions(addJobOptions(addSelectionOptions(cron.command('simulate').description("run the day's job starts through the host model; with --job or --replace-run-crons, compare with a plan"))))
     .option('--from <HH:MM>', 'simulate the 24 hours from this time of --date (so a night window is not cut at midnight)', '12:00')
-    .option('--capacity <n>', 'guests the host dispatches at once without queueing', positive('--capacity'), 41)
-    .option('--job-minutes <m>', 'minutes a daily job takes on a quiet host', nonNegative('--job-minutes'), 3)
-    .option('--thrash <a>', 'slowdown per queued guest: dispatched guests run at 1/(1 + a*queue)', nonNegative('--thrash'), 0.32)
-    .option('--idle-seconds <s>', 'seconds a run-crons (or hourly) start takes when nothing is due', nonNegative('--idle-seconds'), 0.1)
+    .addOption(counted('--capacity <n>', 'guests the host dispatches at once without queueing', 41))
+    .addOption(counted('--job-minutes <m>', 'minutes a daily job takes on a quiet host', 3))
+    .addOption(counted('--thrash <a>', 'slowdown per queued guest: dispatched guests run at 1/(1 + a*queue)', 0.32))
+    .addOption(counted('--idle-seconds <s>', 'seconds a run-crons (or hourly) start takes when nothing is due', 0.1))
     .option('--daily-at <HH:MM>', 'when run-crons runs the daily scripts on the clones', '00:00')
-    .option('--unresponsive-queue <n>', 'the host counts as unresponsive while more than N guests wait', nonNegative('--unresponsive-queue'), 0)
+    .addOption(counted('--unresponsive-queue <n>', 'the host counts as unresponsive while more than N guests wait', 0))
     .option('--svg <file.svg>', 'also draw starts per minute and the eligible queue, before and after, as one SVG (the cap as a line)')
     .addOption(new Option('--plot <file.svg>').hideHelp())
     .option('--json', 'print the comparison as one JSON object')

@@ -1,40 +1,17 @@
 // `fleet keys scan|trust|rotate|status`: option parsing only; the work is in ./keys-*.js (lazy).
 import { Command, Option } from 'commander';
-import { UsageError } from '../../core/index.js';
+import { addRerunOption } from '../run-options.js';
 import { addSelectionOptions } from '../selection.js';
-
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${v}'`);
-  return n;
-};
-
-/** `N` or `P%`: a batch is at least 1 guest and at most 100%; a failure budget may be 0. */
-const amount = (name: string, min: number) => (v: string) => {
-  const m = /^(\d+)(%?)$/.exec(v.trim());
-  if (!m || Number(m[1]) < min || (m[2] && Number(m[1]) > 100)) {
-    throw new UsageError(`${name} takes a whole number${min ? ' of at least 1' : ''} or a percentage up to 100%, got '${v}'`);
-  }
-  return v.trim();
-};
-
-const TYPES = ['ed25519', 'ecdsa', 'rsa'];
-const typeList = (v: string) => {
-  const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = list.filter((t) => !TYPES.includes(t));
-  if (list.length === 0 || bad.length > 0) throw new Error(`--types takes a comma list of ${TYPES.join(', ')}, got '${v}'`);
-  return [...new Set(list)];
-};
 
 export function registerKeys(program: Command): void {
   const keys = program
     .command('keys')
     .description('host keys: find guests sharing a cloned key, pin keys deliberately, give every guest its own');
-  const fanout = () => new Option('-f, --fanout <n>', 'guests at once').argParser(positive('--fanout')).default(64);
+  const fanout = () => new Option('-f, --fanout <n>', 'guests at once').default(64);
 
   addSelectionOptions(keys.command('scan').description('show each guest\'s host keys, whether they are pinned, and clone groups'))
     .addOption(fanout())
-    .option('--types <list>', 'key types to probe (default ed25519,ecdsa,rsa)', typeList)
+    .option('--types <list>', 'key types to probe (default ed25519,ecdsa,rsa)')
     .option('--json', 'JSON Lines: one object per guest, then a summary')
     .addHelpText('after', `
 Connects only as far as the key exchange (no login), once per key type, as ssh-keyscan does.
@@ -59,16 +36,16 @@ FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER and FLEET_VAR_<inventory var> 
 every key the guest presents; a guest it does not confirm is not pinned (exit 3).`)
     .action(async (selection, flags) => (await import('./keys-trust.js')).trust(selection, flags));
 
-  addSelectionOptions(keys.command('rotate').description('give each guest new host keys, re-pinned, with a journal that survives a crash'))
+  addRerunOption(addSelectionOptions(keys.command('rotate').description('give each guest new host keys, re-pinned, with a journal that survives a crash')))
     .addOption(fanout())
     .option('--cloned-only', 'only guests that share a key with another guest')
-    .option('--types <list>', 'key types each guest has afterwards (default: the types it has now)', typeList)
+    .option('--types <list>', 'key types each guest has afterwards (default: the types it has now)')
     .option('--resume', 'finish an interrupted rotation: reconcile each guest by what it presents, then carry on')
     .option('--restart-command <cmd>', 'how to restart sshd on a guest (default: systemctl, service, then /etc/init.d)')
     .option('--confirm-with <cmd>', 'local command printing the guest\'s public host keys (every type) through another channel; tried on one guest first, and new keys are kept only if it shows them')
     .option('--console <cmd>', 'local command running the script on its stdin as root on the guest out of band; guests presenting a revoked key get new keys through it')
-    .option('--batch <n|%>', 'rotate in rolling batches of this size, in order', amount('--batch', 1))
-    .option('--max-fail <n|%>', 'start no further batch once more guests than this failed (default: stop when the first 5 to finish all failed the same way)', amount('--max-fail', 0))
+    .option('--batch <n|%>', 'rotate in rolling batches of this size, in order')
+    .option('--max-fail <n|%>', 'start no further batch once more guests than this failed (default: stop when the first 5 to finish all failed the same way)')
     .option('--no-revoke', 'do not mark the cloned keys @revoked once no guest is pinned to them any more')
     .option('--journal <file>', 'rotation journal (default: <known_hosts>.rotate.jsonl)')
     .option('--yes', 'do not ask for confirmation')

@@ -6,6 +6,7 @@ import { fingerprintSha256, type ProbeType } from '../../ssh/index.js';
 import { setExitStatus } from '../exit.js';
 import { interruptible } from '../interrupt.js';
 import { progressDisplay } from '../render.js';
+import { recordLeftUndone } from '../rerun.js';
 import { loadInventory, select } from '../../inventory/index.js';
 import { resolveSelection, type SelectionFlags } from '../selection.js';
 import { confirm, describeGroups, out, resolveHosts } from './keys-common.js';
@@ -74,18 +75,28 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
   );
   progress.finish();
   if (report.nothingToDo || report.cancelled) {
-    if (!f.json) out(`${report.nothingToDo ?? 'Nothing rotated.'}\n`);
-    else out(`${JSON.stringify({ summary: { total: 0, ...(report.nothingToDo ? { note: report.nothingToDo } : { cancelled: true }) } })}\n`);
+    // No clone among the guests reached: the guests it could not judge are the ones left to do.
+    const left = report.nothingToDo && !f.resume ? recordLeftUndone('keys rotate', f.inventory, report.unreachable.map((u) => u.host), []) : undefined;
+    if (!f.json) out(`${report.nothingToDo ?? 'Nothing rotated.'}\n${left?.lines ?? ''}`);
+    else out(`${JSON.stringify({ summary: { total: 0, ...(report.nothingToDo ? { note: report.nothingToDo } : { cancelled: true }), ...left?.summary } })}\n`);
     return;
   }
   const all = [...report.reconciled, ...report.results];
   const latest = new Map(all.map((r) => [r.host, r]));
   const counts = countOutcomes([...latest.values()]);
   const revoked = report.revoked.map((k) => `${k.keyType} ${fingerprintSha256(k.key)}`);
+  // Not done (rolled back, skipped, pending, unreachable) and not started: what `-l @failed` selects next.
+  const order = new Map(targets.map((t, i) => [t.name, i]));
+  const failed = [...new Set([...[...latest.values()].filter((r) => r.outcome !== 'done').map((r) => r.host), ...report.unreachable.map((u) => u.host)])]
+    .sort((a, b) => (order.get(a) ?? Infinity) - (order.get(b) ?? Infinity));
+  const left = recordLeftUndone('keys rotate', f.inventory, failed, report.notStarted, {
+    // An unfinished run is carried on by --resume; a new run (which -l @failed would start) waits for it.
+    retry: report.ended ? undefined : (n, file) => `the ${n} that did not succeed are listed in ${file} (-l @failed) once the run is finished`,
+  });
   const summary = {
     run: report.run, resumed: report.resumed, ...counts, total: latest.size, ended: report.ended, confirmed: !report.unconfirmed,
     revoked, unreachable: report.unreachable.map((u) => u.host), notStarted: report.notStarted,
-    ...(report.stopped ? { stopped: report.stopped } : {}), durationMs: report.durationMs,
+    ...(report.stopped ? { stopped: report.stopped } : {}), ...(left.summary.rerunFile ? { rerunFile: left.summary.rerunFile } : {}), durationMs: report.durationMs,
   };
   if (f.json) {
     for (const r of all) out(`${JSON.stringify(jsonOf(r))}\n`);
@@ -100,6 +111,7 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
     const parts = (Object.keys(counts) as (keyof typeof counts)[]).filter((k) => counts[k] > 0).map((k) => `${counts[k]} ${k}`);
     out(`\nrotate: ${parts.join(', ') || 'nothing'} of ${summary.total} in ${(report.durationMs / 1000).toFixed(1)} s (run ${report.run})\n`);
     if (!report.ended) out('The run is not finished: `fleet keys rotate --resume` carries it on (`fleet keys status` shows each guest).\n');
+    out(left.retryLine); // the guests not started are named above, with the reason
     for (const r of revoked) out(`revoked the cloned key ${r}: nothing pins it any more; any host presenting it is refused from now on\n`);
     for (const k of report.keptShared) {
       out(`not revoked: the cloned key ${k.key.keyType} ${fingerprintSha256(k.key.key)} is still pinned by ${k.pins} known_hosts line${k.pins === 1 ? '' : 's'} (guests not rotated yet)\n`);
