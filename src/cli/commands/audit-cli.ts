@@ -1,13 +1,13 @@
 // Registers `fleet audit`: option parsing only; the work is in ./audit.js (lazy).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CHECK_IDS } from '../../audit/model.js';
 import { JOB_DEFAULTS } from '../../schedule/job-defaults.js';
 import { addSelectionOptions } from '../selection.js';
 
 export function registerAudit(program: Command): void {
   addSelectionOptions(program.command('audit').description('find what cloning left behind: shared keys and identities, weak accounts, cron storms, stale pins'))
-    .option('-f, --fanout <n>', 'guests at once', (v: string) => Number(v), 64)
-    .option('--cap <n>', 'most guests that may start cron jobs in one minute', (v: string) => Number(v), JOB_DEFAULTS.cap)
+    .addOption(new Option('-f, --fanout <n>', 'guests at once').default(64))
+    .addOption(new Option('--cap <n>', 'most guests that may start cron jobs in one minute').default(JOB_DEFAULTS.cap))
     .option('--ignore <checks>', `comma list of checks to leave out: ${CHECK_IDS.join(', ')}`)
     .option('--json', 'JSON Lines: one object per finding, worst first, then a summary')
     .addHelpText('after', `

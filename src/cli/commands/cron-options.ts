@@ -40,35 +40,26 @@ export function jobFromFlags(f: JobFlags, required: boolean): CronJob | undefine
   return jobFromOptions(f, required);
 }
 
-/** The day to expand (noon UTC of the date, which lies inside that date in every zone within ±12 h). */
+/**
+ * The day to expand (noon UTC of the date, which lies inside that date in every zone within ±12 h).
+ * --tz and --date were checked by their schemas (../option-specs.ts).
+ */
 export function dayFromFlags(f: DayFlags): { day: Date; tz: string; label: string } {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: f.tz });
-  } catch {
-    throw new UsageError(`unknown time zone "${f.tz}": use an IANA name such as UTC or Europe/Berlin`);
-  }
   if (f.date === undefined) {
     const label = new Intl.DateTimeFormat('en-CA', { timeZone: f.tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
     return { day: new Date(), tz: f.tz, label };
   }
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(f.date);
-  const day = m ? new Date(`${f.date}T12:00:00Z`) : new Date(NaN);
-  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== f.date) {
-    throw new UsageError(`invalid --date "${f.date}": expected YYYY-MM-DD`);
-  }
-  return { day, tz: f.tz, label: f.date };
+  return { day: new Date(`${f.date}T12:00:00Z`), tz: f.tz, label: f.date };
 }
 
+/** The host model the flags describe (each value checked by its schema: --daily-at a time, --job-minutes above 0). */
 export function modelFromFlags(f: ModelFlags): LoadModel {
-  const dailyAt = parseClock(f.dailyAt);
-  if (dailyAt === undefined) throw new UsageError(`invalid --daily-at "${f.dailyAt}": expected HH:MM`);
-  if (!(f.jobMinutes > 0)) throw new UsageError('--job-minutes must be above 0');
   return {
     capacity: f.capacity,
     jobMinutes: f.jobMinutes,
     thrash: f.thrash,
     idleSeconds: f.idleSeconds,
-    dailyAt,
+    dailyAt: parseClock(f.dailyAt)!,
     unresponsiveQueue: f.unresponsiveQueue,
   };
 }

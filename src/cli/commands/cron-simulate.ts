@@ -2,7 +2,7 @@
 // through the host model; with a job (--job/--replace-run-crons and the plan options), the same
 // guests after that plan was applied ("after"), side by side.
 import { writeFileSync } from 'node:fs';
-import { EXIT, InputError, UsageError } from '../../core/index.js';
+import { EXIT, InputError } from '../../core/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import {
   cronEntries, fleetCron, guestEdits, parseClock, planJob, previousOf, simulateDay,
@@ -26,8 +26,7 @@ export async function cronSimulate(selection: string | undefined, f: SimulateFla
   const job = jobFromFlags(f, false);
   const when = dayFromFlags(f);
   const model = modelFromFlags(f);
-  const from = parseClock(f.from);
-  if (from === undefined) throw new UsageError(`invalid --from "${f.from}": expected HH:MM`);
+  const from = parseClock(f.from)!; // a time of day: checked by its schema
   const svgFile = svgFileFromFlags(f);
   const sel = await resolveSelection(selection, f);
   const read = await readAll(sel.targets, sel.session, { sudo: f.sudo, fanout: f.fanout, quiet: f.json });

@@ -5,12 +5,6 @@ import { commandWords } from '../words.js';
 
 export const DEFAULT_STATE = process.env.FLEET_EMULATOR_STATE ?? '.fleet/emulator';
 
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${v}'`);
-  return n;
-};
-
 export function registerEmulator(program: Command): void {
   const emu = program.command('emulator').description('the bundled fleet of emulated SSH guests (for demos, tests and rehearsals)');
   const stateOpt = () => new Option('--state <dir>', 'state directory of the emulated fleet').default(DEFAULT_STATE);
@@ -19,13 +13,13 @@ export function registerEmulator(program: Command): void {
   emu
     .command('up')
     .description('start N guests cloned from one golden image, each on its own loopback address')
-    .requiredOption('-g, --guests <n>', 'number of guests', int('--guests'))
+    .requiredOption('-g, --guests <n>', 'number of guests')
     .addOption(stateOpt())
     .option('--subnet <cidr>', 'loopback subnet the guests live in', '127.77.0.0/16')
-    .option('--port <port>', 'sshd port of every guest', int('--port'), 2222)
+    .addOption(new Option('--port <port>', 'sshd port of every guest').default(2222))
     .option('--unique-keys', 'give each guest its own host keys and machine-id (default: cloned, as in the field)')
     .option('--golden-from <STATE/guests/NAME>', 'the golden image is that guest of another, running emulator as it sees its files (prepare it with playbooks/golden-image-prep.yaml); its client key comes along')
-    .option('--host-capacity <c>', 'at most C guest commands run at once; the rest queue (eligible queue)', int('--host-capacity'))
+    .option('--host-capacity <c>', 'at most C guest commands run at once; the rest queue (eligible queue)')
     .option('--fault <spec...>', 'inject faults: KIND[:MS]@WHO, WHO = all | N% | 3,5-7 | name | address')
     .option('--seed <seed>', 'seed for N% fault selections', 'clonefleet')
     .option('--host-network', 'let guest commands share the host\'s network (default: each guest has its own, loopback only).\n' +

@@ -211,8 +211,8 @@ export async function fault(specs: string[], opts: { state: string; clear?: stri
   if (specs.length === 0 && opts.clear === undefined) throw new UsageError('nothing to do: give KIND[:MS]@WHO specs or --clear');
 }
 
-export async function sshd(action: string, guest: string, opts: { state: string }): Promise<void> {
-  if (action !== 'start' && action !== 'stop') throw new UsageError(`sshd action must be start or stop, got '${action}'`);
+// The action was checked with the other words (../positionals.ts): start or stop.
+export async function sshd(action: 'start' | 'stop', guest: string, opts: { state: string }): Promise<void> {
   const reply = await controlRequest(sock(opts.state), { op: 'sshd', guest, action });
   const result = reply.sshd as { ok: boolean; message: string } | undefined;
   if (result?.message) process.stderr.write(`${result.message}\n`);

@@ -1,17 +1,12 @@
 // Registers the fleet-wide commands (run, push, inventory); their work is loaded lazily.
-import { Command } from 'commander';
-import { UsageError } from '../../core/index.js';
+import { Command, Option } from 'commander';
 import { addRerunOptions } from '../run-options.js';
 import { addSelectionOptions } from '../selection.js';
 import { commandWords } from '../words.js';
 import { registerAudit } from './audit-cli.js';
 
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer, got '${v}'`);
-  return n;
-};
-
+// Values are checked and converted by their schema (../option-specs.ts); a number default is given as one.
+const fanout = () => new Option('-f, --fanout <n>', 'guests at once').default(64);
 
 export function registerFleetCommands(program: Command): void {
   addRerunOptions(addSelectionOptions(
@@ -20,7 +15,7 @@ export function registerFleetCommands(program: Command): void {
       .usage('[selection] [options] -- <command...>')
       .description('run a shell command on every selected guest, in parallel, host keys pinned'),
   ))
-    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
+    .addOption(fanout())
     .option('--sudo', 'run under `sudo -n` (never asks for a password)')
     .option('--stdin', 'read standard input once and feed it to every guest\'s command (up to 64 MiB)')
     .option('--batch <n|%>', 'roll out in batches of this size, in order')
@@ -50,7 +45,7 @@ Examples:
   ))
     .argument('[local]', 'local file (read once)')
     .argument('[remote]', 'path on the guests (`dir/` appends the local name; relative paths start in the login home)')
-    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
+    .addOption(fanout())
     .option('--mode <octal>', 'permission bits of the file (default: keep the old file\'s, or 0666 less umask)')
     .option('--owner <user[:group]>', 'owner of the file (with --sudo, or when logging in as root)')
     .option('--backup', 'keep the previous version as <remote>.fleet-bak-<UTC time>')
@@ -75,11 +70,11 @@ Examples:
       .description('run a playbook: its steps in order over one connection per guest'),
   ))
     .argument('[playbook]', 'the playbook (YAML)')
-    .option('-f, --fanout <n>', 'guests at once', positive('--fanout'), 64)
+    .addOption(fanout())
     .option('-e, --extra-var <name=value>', 'a variable for {{ name }}, over the playbook\'s and the inventory\'s (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--check', 'change nothing: show what each step would do (file diffs, "would run")')
     .option('--sudo', 'run every step under `sudo -n`')
-    .option('--canary <n>', 'run the whole playbook on the first N selected guests first; if one fails, start no other', positive('--canary'))
+    .option('--canary <n>', 'run the whole playbook on the first N selected guests first; if one fails, start no other')
     .option('--batch <n|%>', 'roll out in batches of this size, in order')
     .option('--max-fail <n|%>', 'stop before the next batch once more guests than this failed')
     .option('--json', 'JSON Lines: one object per guest with its "steps", then a summary')

@@ -18,17 +18,13 @@ export interface PushFlags extends RunFlags {
   backup?: boolean;
 }
 
-const OWNER = /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*)?(?::[A-Za-z0-9_][A-Za-z0-9._-]*)?$/;
-
 /** Arguments as commander hands them: `[selection] <local> <remote>` with the selection optional. */
 export async function push(args: (string | undefined)[], f: PushFlags): Promise<void> {
   const words = args.filter((a): a is string => a !== undefined);
   if (words.length < 2) throw new UsageError('fleet push [selection] [options] <local> <remote>: give the local file and the remote path');
   const [selection, local, remoteArg] = words.length === 3 ? words : [undefined, ...words];
-  const mode = f.mode === undefined ? undefined : parseMode(f.mode);
-  if (f.owner !== undefined && (f.owner === '' || f.owner === ':' || !OWNER.test(f.owner))) {
-    throw new UsageError(`--owner must be user, user:group or :group, got '${f.owner}'`);
-  }
+  // --mode is octal bits and --owner user[:group] (their schemas checked them).
+  const mode = f.mode === undefined ? undefined : parseInt(f.mode, 8);
   const data = readLocal(local!);
   // `dir/` means "into that directory, under the local file's name", as cp and scp read it.
   const remote = remoteArg!.endsWith('/') ? `${remoteArg}${basename(local!)}` : remoteArg!;
@@ -55,13 +51,6 @@ export async function push(args: (string | undefined)[], f: PushFlags): Promise<
     process.stdout.write(undone.lines);
   }
   setExitStatus(exitCodeOf(summary));
-}
-
-function parseMode(spec: string): number {
-  if (!/^0?[0-7]{3,4}$/.test(spec)) throw new UsageError(`--mode must be octal permission bits such as 0644 or 600, got '${spec}'`);
-  const mode = parseInt(spec, 8);
-  if (mode > 0o7777) throw new UsageError(`--mode out of range: '${spec}'`);
-  return mode;
 }
 
 /** The local file, read once for every guest. */
