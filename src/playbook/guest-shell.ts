@@ -98,6 +98,11 @@ export class GuestShell {
 
   private constructor(private readonly proc: RemoteProcess, private readonly conn: SshConnection, private readonly stopPath: string) {}
 
+  /** Settles when the shell has ended. */
+  get done(): Promise<unknown> {
+    return this.proc.result.catch(() => undefined);
+  }
+
   /** Starts the shell (under `sudo -n` for `root`: a guest that refuses says so at the first step). */
   static async open(conn: SshConnection, root: boolean, stopPath: string): Promise<GuestShell> {
     let shell: GuestShell | undefined;
@@ -317,7 +322,10 @@ export class GuestShells {
     for (const s of this.shells.values()) {
       const shell = await s.catch(() => undefined);
       if (!cleaned && shell?.alive) {
+        // After the commands already sent (they see the file and do not start); the shell then ends.
         shell.append(`rm -f -- ${q(this.stopPath)}`);
+        shell.close();
+        await shell.done;
         cleaned = true;
       }
       shell?.close();
