@@ -1,4 +1,4 @@
-// scripts/patch-deps.mjs, the install-time patch of ssh2: it applies to the pinned ssh2 exactly,
+// scripts/patch-deps.mjs, the install-time patch of ssh2 (key exchange, public-key login): it applies to the pinned ssh2 exactly,
 // changes nothing when run again, and stops the install with one line when the package moved on.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { applyFile, parseDiff } from '../../scripts/patch-deps.mjs';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PATCH = readFileSync(join(REPO, 'patches/ssh2+1.17.0.patch'), 'utf8');
-const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js'];
+const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js', 'lib/client.js'];
 
 type File = { path: string; hunks: { old: string[]; new: string[] }[] };
 const files = (): File[] => parseDiff(PATCH);
@@ -41,7 +41,7 @@ function project(version: string, content: (f: File) => string): string {
 const run = (dir: string) => execa('node', [join(dir, 'scripts/patch-deps.mjs')], { reject: false });
 
 describe('patch-deps', () => {
-  it('touches the two files of ssh2 that carry the key exchange', () => {
+  it('touches the files of ssh2 that carry the key exchange and the public-key login', () => {
     expect(files().map((f) => f.path).sort()).toEqual([...FILES].sort());
     for (const f of files()) expect(pristine(f)).not.toContain('mlkem768x25519-sha256');
   });
@@ -70,7 +70,7 @@ describe('patch-deps', () => {
     const dir = project('1.17.0', changed);
     const r = await run(dir);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^patches\/ssh2\+1\.17\.0\.patch does not apply: hunk 2 of lib\/protocol\/kex\.js does not match;/);
+    expect(r.stderr.trim()).toMatch(/^patches\/ssh2\+1\.17\.0\.patch does not apply: hunk 3 of lib\/protocol\/kex\.js does not match;/);
     const constants = files().find((f) => f.path.endsWith('constants.js'))!;
     expect(readFileSync(join(dir, 'node_modules/ssh2/lib/protocol/constants.js'), 'utf8')).toBe(pristine(constants));
   });
