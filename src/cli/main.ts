@@ -9,7 +9,7 @@ import { registerKeys } from './commands/keys-cli.js';
 import { setCommandWords } from './words.js';
 import { exitStatus, resetExitStatus } from './exit.js';
 import { accountForLost, resetInFlight } from './in-flight.js';
-import { installValidation } from './options.js';
+import { ENV_DEFAULTS, installValidation } from './options.js';
 
 export function buildProgram(): Command {
   const program = new Command('fleet')
@@ -19,6 +19,10 @@ export function buildProgram(): Command {
     .option('--debug', 'print the stack trace of an unexpected error')
     .addHelpText('after', `
 Exit status: 0 all selected guests succeeded, 1 some failed, 2 usage or input error, 3 a host key was refused.
+Defaults from the environment, for every command that takes the option:
+${Object.entries(ENV_DEFAULTS).map(([flag, v]) => `  ${v.padEnd(22)}${flag}`).join('\n')}
+Each setting comes from, highest first: the command line, the FLEET_* variable, the inventory's vars
+(ansible_user, ...), the ssh_config (~/.ssh/config or -F), then fleet's default.
 Try it on the bundled emulator:
   fleet emulator up --guests 20 --detach --state .fleet/emulator
   fleet run -i .fleet/emulator/inventory --identity .fleet/emulator/id_ed25519 -- 'hostname; cat /etc/machine-id'

@@ -6,13 +6,17 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from '../core/index.js';
 import { checkPositionals } from './positionals.js';
 
-/** FLEET_* defaults for the options every command repeats; a flag on the command line wins. */
+/**
+ * FLEET_* defaults for the options every command repeats, by long flag: a flag on the command line
+ * wins; the variable in turn beats the inventory's vars, the ssh_config and fleet's own default.
+ */
 export const ENV_DEFAULTS: Record<string, string> = {
   '--inventory': 'FLEET_INVENTORY',
   '--identity': 'FLEET_IDENTITY',
   '--known-hosts': 'FLEET_KNOWN_HOSTS',
   '--user': 'FLEET_USER',
   '--fanout': 'FLEET_FANOUT',
+  '--state': 'FLEET_EMULATOR_STATE',
 };
 
 export const commandPath = (cmd: Command): string => {

@@ -1,14 +1,14 @@
 // Every option of every command, walked from the program's own definition, refuses bad values with
 // one line and exit 2 before anything connects; unknown options and extra words are usage errors
 // too; an unexpected exception is one line unless --debug; the FLEET_* defaults and their precedence.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command, Option } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { commandPath } from '../../src/cli/options.js';
+import { commandPath, ENV_DEFAULTS } from '../../src/cli/options.js';
 import { optionSpec } from '../../src/cli/option-specs.js';
 import { fleet, jsonLines } from './cli-harness.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
@@ -215,9 +215,28 @@ describe('FLEET_* defaults', () => {
     expect(connections).toBe(0);
   });
 
-  it('--help names the variables', async () => {
-    const r = await fleet('run', '--help');
-    for (const v of ['FLEET_INVENTORY', 'FLEET_IDENTITY', 'FLEET_KNOWN_HOSTS', 'FLEET_USER', 'FLEET_FANOUT']) expect(r.out.replace(/\s+/g, ' ')).toContain(`env: ${v}`);
+  it('every variable the code reads is in fleet --help, in each --help that takes it, and in README with its precedence', async () => {
+    expect(Object.values(ENV_DEFAULTS)).toEqual(expect.arrayContaining(['FLEET_INVENTORY', 'FLEET_IDENTITY', 'FLEET_KNOWN_HOSTS', 'FLEET_USER', 'FLEET_FANOUT']));
+    const top = (await fleet('--help')).out;
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**Defaults from the environment.**'), readme.indexOf('**Reruns, retries, progress.**'));
+    expect(section).toContain('highest first: the command line, the FLEET_* variable, the inventory\'s vars');
+    expect(top).toContain('highest first: the command line, the FLEET_* variable, the inventory\'s vars');
+    for (const [flag, v] of Object.entries(ENV_DEFAULTS)) {
+      expect(top).toMatch(new RegExp(`^  ${v} +${flag}$`, 'm'));
+      expect(section).toMatch(new RegExp(`^\\| \`${v}\` \\| \`(-\\w, )?${flag}\``, 'm'));
+      const takers = commands.filter((c) => c.options.some((o) => o.long === flag));
+      expect(takers.length, flag).toBeGreaterThan(0);
+      for (const c of takers) expect((await fleet(...commandPath(c).split(' '), '--help')).out.replace(/\s+/g, ' '), `${commandPath(c)} ${flag}`).toContain(`env: ${v}`);
+    }
+  });
+
+  it('FLEET_EMULATOR_STATE stands for --state', async () => {
+    const state = join(dir, 'state-from-env');
+    const r = await withEnv({ FLEET_EMULATOR_STATE: state }, () => fleet('emulator', 'status', '--json'));
+    expect(jsonLines(r.out)).toEqual([{ running: false, state }]);
+    const flag = await withEnv({ FLEET_EMULATOR_STATE: state }, () => fleet('emulator', 'status', '--state', join(dir, 'other-state'), '--json'));
+    expect(jsonLines(flag.out)).toEqual([{ running: false, state: join(dir, 'other-state') }]);
   });
 });
 

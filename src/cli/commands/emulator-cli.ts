@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { FAULT_HELP } from '../../emulator/faults.js';
 import { commandWords } from '../words.js';
 
-export const DEFAULT_STATE = process.env.FLEET_EMULATOR_STATE ?? '.fleet/emulator';
+/** Where `emulator` commands keep the fleet unless --state (or FLEET_EMULATOR_STATE, see ../options.ts) says. */
+export const DEFAULT_STATE = '.fleet/emulator';
 
 export function registerEmulator(program: Command): void {
   const emu = program.command('emulator').description('the bundled fleet of emulated SSH guests (for demos, tests and rehearsals)');
