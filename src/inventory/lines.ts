@@ -1,5 +1,6 @@
 // Lexing of single inventory lines: shell-like words, `key=value` vars, host words with ranges and ports.
 import { InputError } from '../core/errors.js';
+import { ShlexError, shlexSplit, type ShlexOptions } from '../core/shlex.js';
 import { expandRanges, type Where } from './ranges.js';
 import type { VarDef } from './model.js';
 
@@ -9,37 +10,22 @@ const HOST_NAME = /^[A-Za-z0-9_.:%@+-]+$/;
 export const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /**
- * Split a line into words like a POSIX shell: quotes group, backslash escapes, a word starting with `#`
- * or `;` ends it. Not ssh's shellWords: comments end the line here, and double quotes keep backslashes.
+ * A host line's words as Ansible's INI plugin reads them (shlex in POSIX mode with comments): quotes
+ * group, a backslash escapes, inside double quotes only `\"` and `\\` are escapes, and `#` starts a
+ * comment even inside a word (`x=a#b` is `x=a`). `;` is a plain character here: it starts a comment
+ * only at the start of a line, which the callers skip.
  */
 export function tokenize(text: string, where: Where): string[] {
-  const words: string[] = [];
-  let word = '';
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === ' ' || c === '\t') {
-      if (inWord) words.push(word);
-      word = '';
-      inWord = false;
-    } else if ((c === '#' || c === ';') && !inWord) {
-      break;
-    } else if (c === "'" || c === '"') {
-      const end = text.indexOf(c, i + 1);
-      if (end < 0) throw new InputError(`unterminated ${c} quote`, where);
-      word += text.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (c === '\\' && i + 1 < text.length) {
-      word += text[++i];
-      inWord = true;
-    } else {
-      word += c;
-      inWord = true;
-    }
+  return split(text, where, { comments: '#' });
+}
+
+function split(text: string, where: Where, opts: ShlexOptions): string[] {
+  try {
+    return shlexSplit(text, opts);
+  } catch (err) {
+    if (err instanceof ShlexError) throw new InputError(err.message, where);
+    throw err;
   }
-  if (inWord) words.push(word);
-  return words;
 }
 
 /** `key=value` (already unquoted by tokenize) -> [key, value]. */
@@ -55,7 +41,9 @@ export function parseVarWord(word: string, where: Where): [string, string] {
 export function parseVarsLine(text: string, where: Where): [string, string] {
   const m = /^([^=\s]*)\s*=\s*(.*)$/.exec(text);
   if (!m) throw new InputError(`bad variable '${text}': expected key=value`, where);
-  const words = m[2] === '' ? [] : tokenize(m[2], where);
+  // Not Ansible's rule (it keeps the raw text, `#` and `;` included, unless it reads as a Python literal):
+  // a comment starts at a word's start with `#` or `;`, so `ntp = pool ; primary` is `pool`, and `a#b` stays.
+  const words = m[2] === '' ? [] : split(m[2], where, { comments: '#;', commentsInWords: false });
   // Several words unquoted (`motd = hello world`) are one value, as in Ansible's INI vars sections.
   return parseVarWord(`${m[1]}=${words.join(' ')}`, where);
 }
