@@ -1,5 +1,6 @@
 // Jump hosts as written: ProxyJump lists, `-J`/`-o ProxyJump=`/`-o ProxyCommand=` in Ansible's
 // ansible_ssh_common_args, and the `ssh -W %h:%p user@bastion` ProxyCommand recognised as a jump.
+import { ShlexError, shlexSplit } from '../core/shlex.js';
 
 /** A hop as written, before ssh_config resolves its HostName, User, Port and IdentityFile. */
 export interface HopSpec {
@@ -24,29 +25,52 @@ export function parseJumpList(text: string): HopSpec[] | null {
   return hops.length ? hops : null;
 }
 
+// Unquoted, these make sh do more than split words: expansions, redirections, other commands, globs.
+const SH_SPECIAL = '$`;&|<>()*?\n';
+
 /**
- * Shell-like words: quotes group, backslash escapes (enough for the ssh options Ansible users write).
- * Not the inventory's tokenize: `#` and `;` are plain characters here, a newline separates words, and
- * inside double quotes a backslash escapes `"`, `\`, `$` and a backquote.
+ * The words `sh -c` (where ssh hands a ProxyCommand) would pass to the command, or null when sh would do
+ * more than split words: an unterminated quote, `$` or a backquote outside single quotes, an unquoted
+ * operator, newline, `*` or `?`, or `~user`. Quotes group; a backslash escapes any character outside
+ * quotes, only `$`, a backquote, `"` and `\` inside double quotes; `#` at a word's start is a comment.
+ * Deliberately not sh: `[` stays literal (as sh leaves a pattern that names no file, the usual case for
+ * `-W [%h]:%p`), and a leading `~` is left for the IdentityFile expansion to turn into the home directory.
  */
-export function shellWords(text: string): string[] | null {
+export function shWords(text: string): string[] | null {
   const words: string[] = [];
   let word = '';
   let inWord = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === ' ' || c === '\t' || c === '\n') {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t') {
       if (inWord) words.push(word);
       word = '';
       inWord = false;
-    } else if (c === "'" || c === '"') {
+    } else if (c === '#' && !inWord) {
+      break;
+    } else if (SH_SPECIAL.includes(c) || (c === '~' && !inWord && !/^~(\/|[ \t]|$)/.test(text.slice(i, i + 2)))) {
+      return null;
+    } else if (c === "'") {
       const end = text.indexOf(c, i + 1);
       if (end < 0) return null;
-      word += c === '"' ? text.slice(i + 1, end).replace(/\\(["\\$`])/g, '$1') : text.slice(i + 1, end);
+      word += text.slice(i + 1, end);
       inWord = true;
       i = end;
-    } else if (c === '\\' && i + 1 < text.length) {
-      word += text[++i];
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; text[i] !== '"'; i++) {
+        if (i >= text.length || text[i] === '$' || text[i] === '`') return null;
+        let ch = text[i]!;
+        if (ch === '\\' && i + 1 < text.length && '$`"\\\n'.includes(text[i + 1]!)) {
+          ch = text[++i]!;
+          if (ch === '\n') continue;
+        }
+        word += ch;
+      }
+    } else if (c === '\\') {
+      // A backslash at the very end stays, as in sh; before a newline both go (a continued line).
+      if (i + 1 < text.length) i++;
+      if (text[i] !== '\n') word += text[i];
       inWord = true;
     } else {
       word += c;
@@ -66,7 +90,7 @@ const HARMLESS_FLAGS = /^-[qTNnxaCv46]+$/;
  * is null: the command is run as written.
  */
 export function proxyCommandAsJump(command: string): HopSpec | null {
-  const w = shellWords(command);
+  const w = shWords(command);
   if (!w || w.length === 0 || !/(^|\/)ssh$/.test(w[0])) return null;
   let forward = false;
   let dest: string | undefined;
@@ -113,8 +137,14 @@ export function proxyFromCommand(command: string): ProxySpec {
  * the words cannot be read.
  */
 export function proxyFromSshArgs(args: string): ProxySpec | undefined {
-  const w = shellWords(args);
-  if (!w) throw new Error(`unbalanced quotes in '${args}'`);
+  // As Ansible splits them before handing them to ssh: shlex, then each word trimmed and empty ones dropped.
+  let w: string[];
+  try {
+    w = shlexSplit(args).map((a) => a.trim()).filter((a) => a !== '');
+  } catch (err) {
+    if (err instanceof ShlexError) throw new Error(`${err.message} in '${args}'`);
+    throw err;
+  }
   for (let i = 0; i < w.length; i++) {
     let a = w[i];
     if (a === '-J' || a.startsWith('-J')) {
