@@ -88,9 +88,9 @@ Examples:
     .action(async (a, b, flags) => (await import('./play.js')).play([a, b], flags));
 
   addSelectionOptions(
-    program.command('inventory').description('show what a selection expands to (folded into ranges)'),
+    program.command('inventory').description('show what a selection expands to (folded into ranges), each connection setting and where it came from'),
   )
-    .option('--json', 'print JSON')
+    .option('--json', 'JSON Lines: one object per host with its resolved connection and "from": where each value came from')
     .action(async (selection, flags) => (await import('./inventory.js')).inventory(selection, flags));
 
   registerAudit(program);
