@@ -83,39 +83,48 @@ export function applyResult(f: ShellFile, r: ShellResult): FileResult {
 
 const backupName = (f: ShellFile) => `${f.dest}.fleet-bak-${f.backupSuffix}`;
 
+/** A plain-text file up to this size is compared by the shell itself (its `read`: a system call a byte, no process). */
+const READ_MAX = 1024;
+
 /**
  * The guest side of the one-trip write: the probe's checks (stale temporary files, a directory in
- * the way, SHA-256, mode and owner when given) and then, only where the content differs, the
- * install (installScript, deciding on the guest whether the file existed). Exit 0: nothing to do;
- * APPLIED: changed (`backup` on stdout when a backup was made); `refused N`: the validator said no.
+ * the way) and one `stat` for size, mode and owner; the content compared only when the size is the
+ * same (by the shell's `read` for small text, else SHA-256), mode and owner fixed when asked for
+ * and the content is the same, else the install (installScript, told by the shell whether the file
+ * existed). Exit 0: nothing to do; APPLIED: changed (`backup` on stdout when a backup was made);
+ * `refused N` on stdout: the validator said no.
  */
 function applyScript(f: ShellFile, inline: boolean): string {
   const stale = `for t in ${q(tempPrefix(f.dest))}????????????; do if [ -f "$t" ] && [ -n "$(find "$t" -prune -mmin +${STALE_TEMP_MINUTES})" ]; ` +
     'then rm -f -- "$t"; fi; done 2>/dev/null';
   const [user = '', group = ''] = (f.owner ?? '').split(':');
+  // After the stat: $1 size, $2 mode, $3 uid, $4 gid, $5 user, $6 group.
   const is = (v: string, name: string, id: string) => `{ [ "${name}" = ${q(v)} ] || [ "${id}" = ${q(v)} ]; }`;
-  const ownerOk = [user && is(user, '$4', '$2'), group && is(group, '$5', '$3')].filter(Boolean).join(' && ') || 'true';
-  const same = f.mode !== undefined || f.owner !== undefined
-    ? [
-      `set -- $(stat -L -c '%a %u %g %U %G' -- "$f") && [ $# = 5 ] || exit 1`,
-      'c=0',
-      f.mode !== undefined && `if [ "$1" != ${f.mode.toString(8)} ]; then chmod ${f.mode.toString(8)} -- "$f" || exit 1; c=1; fi`,
-      f.owner !== undefined && `if ! ${ownerOk}; then chown -- ${q(f.owner)} "$f" || exit 1; c=1; fi`,
-      `[ $c = 0 ] || exit ${APPLIED}`,
-      'exit 0',
-    ].filter(Boolean).join('\n')
-    : 'exit 0';
+  const ownerOk = [user && is(user, '$5', '$3'), group && is(group, '$6', '$4')].filter(Boolean).join(' && ') || 'true';
+  const compare = inline && f.data.length <= READ_MAX
+    // `read` keeps a last line without a newline in `l`; a NUL it drops makes the text shorter, so unequal.
+    ? `c=; l=; while IFS= read -r l; do c="$c$l\n"; l=; done < "$f"; c="$c$l"; if [ "$c" = ${q(f.data.toString('latin1'))} ]; then same=1; fi`
+    : `s=$(sha256sum < "$f") || exit 1; if [ "$s" = "${sha256(f.data)}  -" ]; then same=1; fi`;
   return [
     stale,
-    `f=${q(f.dest)}`,
+    `f=${q(f.dest)}; e=; same=`,
     `if [ -d "$f" ]; then echo 'is a directory (give the full target path)' >&2; exit 1; fi`,
-    'if [ -e "$f" ]; then e=1; s=$(sha256sum < "$f") || exit 1; else e=; s=; fi',
-    `if [ "$s" = "${sha256(f.data)}  -" ]; then`,
-    same,
+    'if [ -e "$f" ]; then',
+    `e=1; set -- $(stat -L -c '%s %a %u %g %U %G' -- "$f") && [ $# = 6 ] || exit 1`,
+    `if [ "$1" = ${f.data.length} ]; then ${compare}; fi`,
     'fi',
+    'if [ -n "$same" ]; then',
+    'c=0',
+    f.mode !== undefined && `if [ "$2" != ${f.mode.toString(8)} ]; then chmod ${f.mode.toString(8)} -- "$f" || exit 1; c=1; fi`,
+    f.owner !== undefined && `if ! ${ownerOk}; then chown -- ${q(f.owner)} "$f" || exit 1; c=1; fi`,
+    `[ $c = 0 ] || exit ${APPLIED}`,
+    'exit 0',
+    'fi',
+    // The old mode and owner, for installScript to keep.
+    'if [ -n "$e" ]; then set -- "$2" "$3:$4"; fi',
     installScript(f, sha256(f.data), f.backup ? backupName(f) : undefined, undefined, inline),
     `exit ${APPLIED}`,
-  ].join('\n');
+  ].filter(Boolean).join('\n');
 }
 
 function base64Lines(data: Buffer): string {
@@ -145,9 +154,9 @@ function installScript(f: ShellFile, want: string, backup: string | undefined, e
   const byUmask = f.mode !== undefined && (f.mode & ~0o666) === 0;
   // `exists` undefined: the shell variable `e` says (non-empty: the file exists).
   const ifExists = (text: string) => (exists === undefined ? `if [ -n "$e" ]; then ${text}; fi` : exists ? text : '');
-  // Mode and owner kept from the file being replaced: one stat for both.
-  const keep = f.mode === undefined || owner === '='
-    ? ifExists('set -- $(stat -L -c \'%a %u:%g\' -- "$f") && [ $# = 2 ] || exit 1') : '';
+  // Mode and owner kept from the file being replaced: one stat for both ($1 and $2; already there when `exists` is undefined).
+  const keep = exists && (f.mode === undefined || owner === '=')
+    ? 'set -- $(stat -L -c \'%a %u:%g\' -- "$f") && [ $# = 2 ] || exit 1' : '';
   const umask = byUmask ? `umask ${(~f.mode! & 0o777).toString(8).padStart(3, '0')};`
     : f.mode !== undefined || exists ? 'umask 077;' : exists === undefined ? '[ -z "$e" ] || umask 077;' : '';
   return [

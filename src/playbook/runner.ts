@@ -51,6 +51,21 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) 
 
 const notRun = (s: Step): StepResult => ({ step: s.index + 1, name: s.name, action: s.action.kind, status: 'not-run', changed: false, durationMs: 0 });
 
+/** What each guest's run does when the run's signal aborts: one listener per signal, not one per guest. */
+const aborts = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(signal: AbortSignal | undefined, f: () => void): () => void {
+  if (!signal) return () => undefined;
+  let fs = aborts.get(signal);
+  if (!fs) {
+    const set = new Set<() => void>();
+    aborts.set(signal, (fs = set));
+    signal.addEventListener('abort', () => set.forEach((g) => g()), { once: true });
+  }
+  fs.add(f);
+  return () => fs.delete(f);
+}
+
 /** Most steps sent in one write (a bound on what one write carries). */
 const BATCH_MAX = 32;
 
@@ -63,8 +78,7 @@ export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, 
     const scope: Scope = { vars, registered: o.carry?.registered ?? {} };
     const shells = new GuestShells(conn);
     // Steps already sent must not start once the run is interrupted.
-    const stop = () => void shells.stop();
-    o.signal?.addEventListener('abort', stop, { once: true });
+    const unlisten = onAbort(o.signal, () => void shells.stop());
     const done = () => [...(o.carry?.done ?? []), ...results];
     const interrupted = (step: Step): Failure => ({ status: 'failed', exitCode: null, error: `${t.name}: interrupted before step ${step.index + 1} (${step.name})` });
     const failed = (res: StepResult): Failure => ({ status: stepStatus(res), exitCode: res.exitCode ?? null, error: `${t.name}: step ${res.step} (${res.name}): ${res.error}` });
@@ -117,7 +131,7 @@ export async function playOn(t: GuestTarget, pb: Playbook, vars: Record<string, 
         i += batch.length;
       }
     } finally {
-      o.signal?.removeEventListener('abort', stop);
+      unlisten();
     }
     await shells.closeAll();
     return {

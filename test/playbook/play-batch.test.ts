@@ -3,7 +3,7 @@
 // guest decides if-changed and stops at the first failed step itself, and Ctrl-C still keeps steps
 // already sent from starting. The admin's writes to guest commands and the guest channels it opens
 // are counted by wrapping SshConnection.start (every command and shell goes through it).
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SshConnection } from '../../src/ssh/index.js';
@@ -121,6 +121,38 @@ describe('fleet play in batches', () => {
     expect(steps[4].stdout).toBe('0\n\n');
     // Writes: [1], [2] to the user's shell, [3] to root's, [4] and its two retries, [5]: each waited on the one before.
     expect(count).toEqual({ channels: 2, writes: 7 });
+  });
+
+  it('compares a small text file in the shell itself: exact to the byte, one process (stat) per converged file step', async () => {
+    const LAST_PID = 'cat /proc/sys/kernel/ns_last_pid';
+    const pb = book([
+      'steps:',
+      `  - run: ${LAST_PID}`,
+      '    register: before',
+      '    check: safe',
+      `  - push: {content: "  a\\tb \\\\ c $x 'q'\\r\\nlast", dest: /tmp/batch-text, mode: "0640"}`,
+      '  - push: {content: "x\\n", dest: /tmp/batch-same}',
+      `  - run: ${LAST_PID}`,
+      '    register: after',
+      '    check: safe',
+    ]);
+    const play = async () => {
+      const r = await fleet('play', ...sel(), 'guest001', '--json', pb);
+      expect(r.code, r.out + r.err).toBe(0);
+      const steps = jsonLines(r.out)[0]!.steps;
+      return { words: words(r.out)[0], pids: Number(steps[3].stdout) - Number(steps[0].stdout) };
+    };
+    expect((await play()).words).toEqual(['unchanged', 'changed', 'changed', 'unchanged']);
+    expect(readFileSync(guestFile(1, 'tmp/batch-text'), 'latin1')).toBe("  a\tb \\ c $x 'q'\r\nlast");
+    // Same size, other bytes: replaced; a missing last newline or a NUL is a difference too.
+    writeFileSync(guestFile(1, 'tmp/batch-same'), 'y\n');
+    writeFileSync(guestFile(1, 'tmp/batch-text'), "  a\tb \\ c $x 'q'\r\nlas\0");
+    expect((await play()).words).toEqual(['unchanged', 'changed', 'changed', 'unchanged']);
+    expect(readFileSync(guestFile(1, 'tmp/batch-same'), 'utf8')).toBe('x\n');
+    const converged = await play();
+    expect(converged.words).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    // Per file step its subshell and one stat; the last `cat` one more.
+    expect(converged.pids).toBe(5);
   });
 
   it('Ctrl-C: steps already sent do not start, and the guest is left no trace of the stop', async () => {
