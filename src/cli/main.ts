@@ -21,8 +21,8 @@ export function buildProgram(): Command {
 Exit status: 0 all selected guests succeeded, 1 some failed, 2 usage or input error, 3 a host key was refused.
 Defaults from the environment, for every command that takes the option:
 ${Object.entries(ENV_DEFAULTS).map(([flag, v]) => `  ${v.padEnd(22)}${flag}`).join('\n')}
-Each setting comes from, highest first: the command line, the FLEET_* variable, the inventory's vars
-(ansible_user, ...), the ssh_config (~/.ssh/config or -F), then fleet's default.
+Each setting comes from, highest first: the command line, a host's own inventory vars (ansible_user,
+...), the FLEET_* variable, the ssh_config (~/.ssh/config or -F), then fleet's default.
 Try it on the bundled emulator:
   fleet emulator up --guests 20 --detach --state .fleet/emulator
   fleet run -i .fleet/emulator/inventory --identity .fleet/emulator/id_ed25519 -- 'hostname; cat /etc/machine-id'

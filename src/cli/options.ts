@@ -8,7 +8,7 @@ import { checkPositionals } from './positionals.js';
 
 /**
  * FLEET_* defaults for the options every command repeats, by long flag: a flag on the command line
- * wins; the variable in turn beats the inventory's vars, the ssh_config and fleet's own default.
+ * wins; a host's own inventory vars beat the variable, which beats the ssh_config and fleet's default.
  */
 export const ENV_DEFAULTS: Record<string, string> = {
   '--inventory': 'FLEET_INVENTORY',

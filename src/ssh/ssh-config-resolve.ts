@@ -50,10 +50,15 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
   const localUser = ctx.localUser ?? userInfo().username;
   const ignored: IgnoredLine[] = [];
   const flag = (name: string, key?: keyof ResolveContext['flags']): ValueSource => (key && ctx.flagSources?.[key]) || { from: 'flag', flag: name };
+  // A FLEET_* variable is the admin's default for every guest: a host's own inventory vars rank above
+  // it, as Ansible ranks ansible_user above ANSIBLE_REMOTE_USER; the command line ranks above both.
+  const fromEnv = (key: 'user' | 'identity') => ctx.flagSources?.[key]?.from === 'env';
+  const typed = <K extends 'user' | 'identity'>(key: K) => (fromEnv(key) ? undefined : ctx.flags[key]);
+  const envDefault = <K extends 'user' | 'identity'>(key: K) => (fromEnv(key) ? ctx.flags[key] : undefined);
   const cfgSrc = (v: ConfigValue): ValueSource => ({ from: 'ssh_config', file: v.file, line: v.line });
   // As Ansible passes ansible_host to ssh, that is the name ssh_config's Host lines are matched against.
   const lookupName = inv.host?.value ?? inv.name;
-  const userGiven = ctx.flags.user ?? inv.user?.value;
+  const userGiven = typed('user') ?? inv.user?.value ?? envDefault('user');
   const hc = ctx.config.lookup(lookupName, userGiven, localUser);
   refuseUnsupported(hc);
   const first = (k: string) => hc.options.get(k)?.[0];
@@ -69,8 +74,9 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
 
   const userOpt = first('user');
   const user = pick<string>([
-    [ctx.flags.user, flag('--user', 'user')],
+    [typed('user'), flag('--user', 'user')],
     [inv.user?.value, inv.user?.source],
+    [envDefault('user'), flag('--user', 'user')],
     [userOpt?.values[0], userOpt && cfgSrc(userOpt)],
   ], localUser, sources, 'user');
 
@@ -84,9 +90,11 @@ export function resolveTarget(inv: InventoryConnection, ctx: ResolveContext): { 
   const tokens = { h: address, r: user, p: String(port), n: inv.name, u: localUser };
   const target: ResolvedTarget = { name: inv.name, address, port, user, sources };
 
-  // Identity: the flag, else the inventory's key, else every IdentityFile line (ssh offers them in turn).
-  if (ctx.flags.identity) {
-    target.identityFiles = [ctx.flags.identity];
+  // Identity: the flag, else the inventory's key, else FLEET_IDENTITY, else every IdentityFile line
+  // (ssh offers them in turn).
+  const identity = typed('identity') ?? (inv.identityFile ? undefined : envDefault('identity'));
+  if (identity) {
+    target.identityFiles = [identity];
     sources.identityFiles = flag('--identity', 'identity');
   } else if (inv.identityFile) {
     target.identityFiles = [expandPath(inv.identityFile.value, tokens)];

@@ -206,6 +206,22 @@ describe('FLEET_* defaults', () => {
     expect(human.out).toContain('  connect timeout: 10 s  (default)\n');
   });
 
+  it('a host\'s own inventory vars beat FLEET_USER and FLEET_IDENTITY (as Ansible ranks ansible_user above ANSIBLE_REMOTE_USER); the command line beats both', async () => {
+    const envKey = join(dir, 'id_env');
+    const invKey = join(dir, 'id_inv');
+    for (const k of [envKey, invKey]) writeFileSync(k, '-----BEGIN OPENSSH PRIVATE KEY-----\nnot read here\n-----END OPENSSH PRIVATE KEY-----\n');
+    const mixed = join(dir, 'mixed');
+    writeFileSync(mixed, `own001 ansible_host=127.175.0.3 ansible_user=invuser ansible_ssh_private_key_file=${invKey}\nplain001 ansible_host=127.175.0.4\n`);
+    const env = { FLEET_USER: 'envuser', FLEET_IDENTITY: envKey };
+    const rows = jsonLines((await withEnv(env, () => fleet('inventory', '-F', 'none', '-i', mixed, '--json'))).out);
+    expect(rows.map((x) => [x.name, x.user, x.identityFiles, x.from.user, x.from.identityFiles])).toEqual([
+      ['own001', 'invuser', [invKey], `inventory ${mixed}:1 (ansible_user)`, `inventory ${mixed}:1 (ansible_ssh_private_key_file)`],
+      ['plain001', 'envuser', [envKey], 'env FLEET_USER', 'env FLEET_IDENTITY'],
+    ]);
+    const flagged = jsonLines((await withEnv(env, () => fleet('inventory', '-F', 'none', '-i', mixed, '-u', 'flaguser', '--identity', envKey, '--json'))).out);
+    expect(flagged.map((x) => [x.name, x.user, x.identityFiles])).toEqual([['own001', 'flaguser', [envKey]], ['plain001', 'flaguser', [envKey]]]);
+  });
+
   it('a bad FLEET_* value names the variable: exit 2, one line, nothing connects', async () => {
     for (const [name, value] of [['FLEET_FANOUT', '0'], ['FLEET_KNOWN_HOSTS', join(dir, 'nope')], ['FLEET_IDENTITY', join(dir, 'nope')], ['FLEET_USER', 'a b']]) {
       const r = await withEnv({ [name!]: value! }, () => fleet('run', '-i', inv, '--', 'true'));
@@ -220,8 +236,10 @@ describe('FLEET_* defaults', () => {
     const top = (await fleet('--help')).out;
     const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('**Defaults from the environment.**'), readme.indexOf('**Reruns, retries, progress.**'));
-    expect(section).toContain('highest first: the command line, the FLEET_* variable, the inventory\'s vars');
-    expect(top).toContain('highest first: the command line, the FLEET_* variable, the inventory\'s vars');
+    expect(section).toContain('highest first: the command line, a host\'s own inventory vars');
+    expect(top).toContain('highest first: the command line, a host\'s own inventory vars');
+    expect(section.indexOf('inventory vars')).toBeLessThan(section.indexOf('the FLEET_* variable'));
+    expect(top.indexOf('inventory vars')).toBeLessThan(top.indexOf('the FLEET_* variable'));
     for (const [flag, v] of Object.entries(ENV_DEFAULTS)) {
       expect(top).toMatch(new RegExp(`^  ${v} +${flag}$`, 'm'));
       expect(section).toMatch(new RegExp(`^\\| \`${v}\` \\| \`(-\\w, )?${flag}\``, 'm'));
