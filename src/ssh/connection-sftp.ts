@@ -54,15 +54,31 @@ export function sftpCall<T = void>(sftp: SFTPWrapper, op: (cb: (err: Error | und
 }
 
 const WRITE_CHUNK = 32 << 10;
+/** An SFTP WRITE request around its data: length, type, id, handle's length, offset, data's length. */
+const WRITE_HEAD = 4 + 1 + 4 + 4 + 8 + 4;
+
+type SftpChannel = SFTPWrapper & { _maxWriteLen?: number; outgoing?: { packetSize?: number } };
+
+/**
+ * Bytes of data per WRITE request: at most 32 KiB, and few enough that the request fits one SSH
+ * channel packet of the peer's maximum size (OpenSSH's sshd: 32 KiB). 32 KiB of data plus the
+ * request's 29 bytes went out as two packets, the second one nearly empty: twice the packets to
+ * encrypt, write and decrypt for the same bytes.
+ */
+export function writeChunk(sftp: SFTPWrapper, handle: Buffer): number {
+  const s = sftp as SftpChannel;
+  const packet = (s.outgoing?.packetSize ?? WRITE_CHUNK + WRITE_HEAD + handle.length) - WRITE_HEAD - handle.length;
+  return Math.max(1024, Math.min(WRITE_CHUNK, s._maxWriteLen ?? WRITE_CHUNK, packet));
+}
 
 /**
  * Writes a buffer with up to `inFlight` WRITE requests outstanding. ssh2's own write() splits a large
  * buffer into packets sent one after the other, and fastPut's default of 64 in flight is slow against
- * OpenSSH's sftp-server (measured). Requests of 32 KiB, not the 255 KiB OpenSSH allows: with 255 KiB
+ * OpenSSH's sftp-server (measured). Requests of about 32 KiB, not the 255 KiB OpenSSH allows: with 255 KiB
  * the guests' sshd and sftp-server spent ~13% more CPU on a 1 MiB push (500 real sshd, paired runs).
  */
 export function writePipelined(sftp: SFTPWrapper, handle: Buffer, data: Buffer, inFlight: number): Promise<void> {
-  const chunk = Math.max(1024, Math.min(WRITE_CHUNK, (sftp as SFTPWrapper & { _maxWriteLen?: number })._maxWriteLen ?? WRITE_CHUNK));
+  const chunk = writeChunk(sftp, handle);
   return new Promise((resolve, reject) => {
     let next = 0;
     let running = 0;
