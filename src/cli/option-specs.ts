@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { CHECK_IDS } from '../audit/model.js';
 import { UsageError } from '../core/index.js';
 import { parseSlot } from '../schedule/window.js';
-import { commandPath } from './options.js';
 import { faultSpecProblem } from './positionals.js';
 
 /** How one option's value is checked: the schema (raw text in, the value the command uses out). */
@@ -176,9 +175,11 @@ export function optionSpec(command: string, opt: Option): OptionSpec | undefined
   return typeof s === 'function' ? s(command) : s;
 }
 
-/** Checks (and converts) every value the command line or the environment gave; throws the first problem. */
-export function checkOptions(cmd: Command): void {
-  const path = commandPath(cmd);
+/**
+ * Checks (and converts) every value the command line or the environment gave to the command at
+ * `path` (`keys rotate`); throws the first problem.
+ */
+export function checkOptions(cmd: Command, path: string): void {
   for (const opt of cmd.options) {
     if (!(opt.required || opt.optional)) continue;
     const key = opt.attributeName();

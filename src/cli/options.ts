@@ -52,8 +52,9 @@ export function installValidation(program: Command): Command {
   walk(program);
   program.hook('preAction', async (_root, action) => {
     applyEnvDefaults(action);
-    (await import('./option-specs.js')).checkOptions(action);
-    checkPositionals(commandPath(action), action.processedArgs as unknown[]);
+    const path = commandPath(action);
+    (await import('./option-specs.js')).checkOptions(action, path);
+    checkPositionals(path, action.processedArgs as unknown[]);
     rerunAsLimit(action);
   });
   return program;
