@@ -6,9 +6,9 @@
 // pinned to them alone checks the result. On failure the guest gets its old keys back and the new
 // pins go: it is left as it was found (refused), never half-rotated.
 import { execa } from 'execa';
-import { addPin, probeHostKeys } from '../ssh/index.js';
+import { addPin } from '../ssh/index.js';
 import { confirmEnv } from './confirm.js';
-import { classify, connectPinnedRetrying, endGuest, note, type GuestRotation, type RotateContext, type RotateTarget, type ScriptResult } from './guest-ops.js';
+import { classify, connectPinnedRetrying, endGuest, note, probeGuest, type GuestRotation, type RotateContext, type RotateTarget, type ScriptResult } from './guest-ops.js';
 import { cleanupScript, generateScript, readScript, restoreScript, stagingDir, swapScript } from './guest-scripts.js';
 import { pinsAreHashed, unpinKeys } from './pins.js';
 import { parseReadBack, typePlan } from './rotate-guest.js';
@@ -53,7 +53,7 @@ export async function rotateOverConsole(t: RotateTarget, ctx: RotateContext, con
     try {
       const conn = await connectPinnedRetrying(t, ctx, r.newKeys);
       conn.close();
-      const p = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: ctx.connectTimeoutMs });
+      const p = await probeGuest(t, ctx);
       if (p.error || classify(p.keys, [], r.newKeys) !== 'new') error = `${t.name}: after the restart it does not present exactly the new keys`;
     } catch (err) {
       error = `${t.name}: cannot log in with the new host keys pinned alone: ${(err as Error).message}`;

@@ -1,14 +1,24 @@
 // What every step of a guest's rotation needs: its context, journaling a step before it happens,
-// pinned connections to an exact set of keys, running a script as root, and judging which keys a
-// guest presents (the old set, the new set, or neither).
+// pinned connections to an exact set of keys (over the guest's route: straight, through its jump
+// hosts or its ProxyCommand), running a script as root, and judging which keys a guest presents (the
+// old set, the new set, or neither).
 import { setTimeout as delay } from 'node:timers/promises';
 import { shellQuote, wrapSudo } from '../executor/index.js';
-import { probeHostKeys, SshConnection, type Credentials, type PresentedKey, type ProbeType } from '../ssh/index.js';
+import {
+  probeHostKeys, SshConnection, targetCredentials, type ConnectionTarget, type Credentials, type KnownHosts, type PresentedKey, type ProbeResult, type ProbeType,
+} from '../ssh/index.js';
 import type { KnownHostsWriter } from './kh-writer.js';
 import { toText, type Journal, type JournalRecord, type StepName } from './journal.js';
 import { pinsOnly, type KeyRef } from './pins.js';
 
-export interface RotateTarget {
+/** No hop pinned: a routed guest probed without ctx.hopPins fails at its first hop, as it should. */
+const NO_PINS = pinsOnly('', 0, []);
+
+/**
+ * A guest to rotate. Its route (jump hosts, ProxyCommand) is taken for every connection and probe of
+ * its rotation; its own identity files, when read into RotateContext.identities, are its login.
+ */
+export interface RotateTarget extends Partial<Pick<ConnectionTarget, 'jump' | 'proxyCommand' | 'identityFiles' | 'identitiesOnly' | 'identityAgent' | 'knownHostsFiles'>> {
   name: string;
   address: string;
   port: number;
@@ -22,6 +32,13 @@ export interface RotateContext {
   journal: Journal;
   writer: KnownHostsWriter;
   credentials: Omit<Credentials, 'username'>;
+  /** Private keys read from the guests' and jump hosts' identity files, by path. */
+  identities?: ReadonlyMap<string, Buffer>;
+  /**
+   * What jump hosts are checked against (the guest itself is pinned to exact keys per step): the
+   * known_hosts file as it was when this part of the run began.
+   */
+  hopPins?: KnownHosts;
   connectTimeoutMs: number;
   /** Per script on a guest (key generation, the swap with its sshd restart). */
   commandTimeoutMs: number;
@@ -80,16 +97,29 @@ export function keysText(keys: KeyRef[]) {
   return keys.map(toText);
 }
 
-/** Connects and authenticates with only `keys` accepted as the guest's host key. */
+/** Connects and authenticates with only `keys` accepted as the guest's host key; every hop on the way is pinned by ctx.hopPins. */
 export function connectPinned(t: RotateTarget, ctx: RotateContext, keys: KeyRef[]): Promise<SshConnection> {
   return SshConnection.connect({
     name: t.name,
     address: t.address,
     port: t.port,
     knownHosts: pinsOnly(t.address, t.port, keys),
-    credentials: { ...ctx.credentials, username: t.user },
+    credentials: targetCredentials(t, ctx.credentials, ctx.identities),
     connectTimeoutMs: ctx.connectTimeoutMs,
+    jump: t.jump,
+    proxyCommand: t.proxyCommand,
+    identities: ctx.identities,
+    ...(ctx.hopPins ? { jumpKnownHosts: ctx.hopPins } : {}),
   });
+}
+
+/** The guest's host keys, probed as scan does: over its route when it has one, its hops pinned by ctx.hopPins. */
+export function probeGuest(t: RotateTarget, ctx: Pick<RotateContext, 'hopPins' | 'credentials' | 'identities' | 'connectTimeoutMs'>): Promise<ProbeResult> {
+  const routed = !!t.jump?.length || !!t.proxyCommand;
+  const via = routed
+    ? { name: t.name, user: t.user, jump: t.jump, proxyCommand: t.proxyCommand, knownHosts: ctx.hopPins ?? NO_PINS, credentials: ctx.credentials, identities: ctx.identities }
+    : undefined;
+  return probeHostKeys({ address: t.address, port: t.port, timeoutMs: ctx.connectTimeoutMs, ...(via ? { via } : {}) });
 }
 
 /** connectPinned, retried a little while sshd comes back from a restart; refusals are final. */
@@ -150,7 +180,7 @@ export function classify(presented: PresentedKey[], oldKeys: KeyRef[], newKeys: 
 }
 
 export async function presentation(t: RotateTarget, ctx: RotateContext, oldKeys: KeyRef[], newKeys: KeyRef[]): Promise<{ is: Presentation; keys: PresentedKey[]; error?: string }> {
-  const p = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: ctx.connectTimeoutMs });
+  const p = await probeGuest(t, ctx);
   if (p.error) return { is: 'unreachable', keys: p.keys, error: p.error.message };
   return { is: classify(p.keys, oldKeys, newKeys), keys: p.keys };
 }

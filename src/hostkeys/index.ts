@@ -8,6 +8,7 @@ export { KnownHostsWriter } from './kh-writer.js';
 export { Journal, parseJournal, readJournal, replay, unsettled, STEPS, type HostJournal, type JournalRecord, type RunJournal, type StepName } from './journal.js';
 export { classify, type GuestRotation, type Presentation, type RotateTarget, type RotationOutcome } from './guest-ops.js';
 export { countOutcomes, newRunId, rotateFleet, type RotateFleetOptions, type RotatePlan, type RotateReport } from './rotate-fleet.js';
+export { hopPins, hopWaves } from './hop-order.js';
 export { rotationStatus, type GuestRotationState, type GuestStatusRow, type RotationStatus } from './status.js';
 export { STAGING_ROOT } from './guest-scripts.js';
 export { confirmKeys, confirmEnv, ConfirmationError, parsePublicKeys, precheckConfirm, type Confirmation } from './confirm.js';

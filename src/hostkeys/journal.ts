@@ -5,7 +5,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FleetError, InputError } from '../core/index.js';
-import { acquireLock, LockHeldError, syncDir, type FileLock } from '../ssh/index.js';
+import { acquireLock, LockHeldError, syncDir, type FileLock, type JumpHop } from '../ssh/index.js';
 import type { KeyRef } from './pins.js';
 
 /** The seven steps of a guest's rotation, and the way back. */
@@ -24,6 +24,56 @@ export interface TargetRecord {
   port: number;
   user: string;
   vars?: Record<string, string>;
+  /**
+   * The route the run reached the guest by (absent: straight over TCP). A resume goes the same way,
+   * and refuses a guest the selection now places behind another route (see routeChanges).
+   */
+  jump?: JumpHop[];
+  proxyCommand?: string;
+  /** Its own login, as resolved when the run began. */
+  identityFiles?: string[];
+  identitiesOnly?: boolean;
+  identityAgent?: string;
+  knownHostsFiles?: string[];
+}
+
+/** What the journal keeps of a target: where it is, how it is reached and logged into; nothing else the caller's object carries. */
+export function targetRecord(t: TargetRecord): TargetRecord {
+  const r: TargetRecord = { name: t.name, address: t.address, port: t.port, user: t.user };
+  for (const k of ['vars', 'jump', 'proxyCommand', 'identityFiles', 'identitiesOnly', 'identityAgent', 'knownHostsFiles'] as const) {
+    if (t[k] !== undefined && !(Array.isArray(t[k]) && t[k].length === 0)) (r as unknown as Record<string, unknown>)[k] = t[k];
+  }
+  return r;
+}
+
+/** The route in words, as messages show it: `directly`, `through jump host ops@10.9.0.1:22`, `through ProxyCommand `...``. */
+export function routeOf(t: Pick<TargetRecord, 'jump' | 'proxyCommand'>): string {
+  if (t.jump?.length) return `through jump host${t.jump.length > 1 ? 's' : ''} ${t.jump.map((h) => `${h.user}@${h.address}:${h.port}`).join(' > ')}`;
+  if (t.proxyCommand) return `through ProxyCommand \`${t.proxyCommand}\``;
+  return 'directly';
+}
+
+/** Same route: the same hops at the same addresses and ports, or the same ProxyCommand text (who logs in there is no matter). */
+function sameRoute(a: Pick<TargetRecord, 'jump' | 'proxyCommand'>, b: Pick<TargetRecord, 'jump' | 'proxyCommand'>): boolean {
+  const hops = (t: typeof a) => (t.jump ?? []).map((h) => `${h.address}:${h.port}`).join(' > ');
+  const proxy = (t: typeof a) => (t.jump?.length ? '' : (t.proxyCommand ?? ''));
+  return hops(a) === hops(b) && proxy(a) === proxy(b);
+}
+
+/**
+ * The run's guests that the current selection resolves to another address, port or route than the
+ * journal recorded: a resume would reach something else under their name. Guests the selection no
+ * longer names are not compared (the journal's route is the one taken).
+ */
+export function routeChanges(journaled: TargetRecord[], current: TargetRecord[]): { host: string; was: string; now: string }[] {
+  const now = new Map(current.map((t) => [t.name, t]));
+  const changes: { host: string; was: string; now: string }[] = [];
+  for (const j of journaled) {
+    const c = now.get(j.name);
+    if (!c || (c.address === j.address && c.port === j.port && sameRoute(j, c))) continue;
+    changes.push({ host: j.name, was: `${j.address}:${j.port} ${routeOf(j)}`, now: `${c.address}:${c.port} ${routeOf(c)}` });
+  }
+  return changes;
 }
 
 export type Outcome = 'done' | 'rolled-back' | 'skipped';

@@ -1,12 +1,15 @@
 // `keys rotate` over a selection: scan, pick (all, or only cloned guests), journal the run, rotate
 // each guest with the executor's fan-out; with `resume`, first reconcile every guest the journal
-// shows cut short, then carry on with the run's guests that are not done.
+// shows cut short, then carry on with the run's guests that are not done. Guests behind jump hosts or
+// a ProxyCommand are reached that way at every step, every hop pinned; guests behind a jump host that
+// is rotated too go first (hopWaves).
 import { randomBytes } from 'node:crypto';
 import { fanout, type FleetEvent, type HostResult } from '../executor/index.js';
 import { FleetError } from '../core/index.js';
-import { loadKnownHosts, type Credentials, type ProbeType } from '../ssh/index.js';
+import { loadKnownHosts, type Credentials, type KnownHosts, type ProbeType } from '../ssh/index.js';
 import type { GuestRotation, RotateContext, RotateTarget, RotationOutcome } from './guest-ops.js';
-import { fromText, Journal, readJournal, replay, toText, unsettled, type RunJournal, type StepName } from './journal.js';
+import { fromText, Journal, readJournal, replay, routeChanges, targetRecord, toText, unsettled, type RunJournal, type StepName } from './journal.js';
+import { hopPins, hopWaves } from './hop-order.js';
 import type { KeyRef } from './pins.js';
 import { retireSharedKeys } from './revoke.js';
 import { KnownHostsWriter } from './kh-writer.js';
@@ -33,6 +36,8 @@ export interface RotateFleetOptions {
   knownHostsPath: string;
   journalPath: string;
   credentials: Omit<Credentials, 'username'>;
+  /** Private keys read from the targets' and their jump hosts' identity files, by path. */
+  identities?: ReadonlyMap<string, Buffer>;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   fanout: number;
@@ -120,28 +125,40 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
     let types = o.types;
     let restartCommand = o.restartCommand;
     let confirmWith = o.confirmWith;
-    const scanOpts = { fanout: o.fanout, timeoutMs: o.connectTimeoutMs, signal: o.signal };
+    const session = { credentials: o.credentials, identities: o.identities };
+    const scanOpts = async (ts: RotateTarget[]) => ({ fanout: o.fanout, timeoutMs: o.connectTimeoutMs, signal: o.signal, session, hopPins: await hopPins(o.knownHostsPath, ts) });
     let scans: GuestScan[] | undefined;
     if (open) {
+      // A resume goes where the run went (the journal's address, port and route): a guest the
+      // selection now reaches another way could be another machine under the same private address.
+      const moved = routeChanges(open.run.targets.filter((t) => open.hosts.get(t.name)?.end?.outcome !== 'done'), o.targets);
+      if (moved.length > 0) {
+        throw new FleetError(
+          `cannot resume the rotation ${open.run.run}: ${moved.length} of its guests ${moved.length === 1 ? 'is' : 'are'} no longer reached the way the run reached ${moved.length === 1 ? 'it' : 'them'}, ` +
+            `and a resume must act on the same machines:\n${moved.slice(0, 10).map((m) => `  ${m.host}: the run went to ${m.was}; the selection now says ${m.now}\n`).join('')}` +
+            `${moved.length > 10 ? `  ... and ${moved.length - 10} more\n` : ''}` +
+            'Put the address or route back (inventory, ssh_config, --jump) until the run is finished; nothing was changed',
+        );
+      }
       run = open.run.run;
       types = (open.run.types as ProbeType[] | null) ?? null;
       restartCommand = open.run.restart;
       confirmWith = open.run.confirmWith ?? null;
       await journal.append({ type: 'resume', run, at: new Date().toISOString() });
-      const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith);
       const byName = new Map(open.run.targets.map((t) => [t.name, t]));
-      report.reconciled = await fanoutRotations(
-        unsettled(open).map((h) => ({ ...byName.get(h.host)!, h })),
-        (t) => reconcileGuest(t, ctx, t.h),
-        { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal }, // every guest left mid-way, never batched
-      );
+      // Every guest left mid-way, never batched; guests behind a jump host before the jump host.
+      for (const wave of hopWaves(unsettled(open).map((h) => ({ ...byName.get(h.host)!, h })))) {
+        if (o.signal?.aborted) break;
+        const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith, await hopPins(o.knownHostsPath, wave));
+        report.reconciled.push(...(await fanoutRotations(wave, (t) => reconcileGuest(t, ctx, t.h), { fanout: o.fanout, onEvent: o.onEvent, signal: o.signal })));
+      }
       const settledNow = new Map(report.reconciled.map((g) => [g.host, g.outcome]));
       targets = open.run.targets.filter((t) => {
         const now = settledNow.get(t.name) ?? open.hosts.get(t.name)?.end?.outcome;
         return now !== 'done' && now !== 'pending';
       });
     } else {
-      const all = await scanFleet(o.targets, await loadKnownHosts(o.knownHostsPath), scanOpts);
+      const all = await scanFleet(o.targets, await loadKnownHosts(o.knownHostsPath), await scanOpts(o.targets));
       scans = all.scans;
       targets = o.clonedOnly ? o.targets.filter((t) => all.scans.find((s) => s.host === t.name)?.cloneGroup != null) : o.targets;
       // With --cloned-only an unreachable guest is no target (nobody knows if it is a clone): say so.
@@ -157,31 +174,37 @@ export async function rotateFleet(o: RotateFleetOptions): Promise<RotateReport> 
       run = newRunId();
       const chosen = new Set(targets.map((t) => t.name));
       const shared = all.groups.filter((g) => g.hosts.some((h) => chosen.has(h))).flatMap((g) => g.keys.map((k) => ({ keyType: k.keyType, key: k.key })));
-      await journal.append({ type: 'run', run, at: new Date().toISOString(), types, restart: restartCommand, targets, confirmWith, shared: shared.map(toText) });
+      await journal.append({ type: 'run', run, at: new Date().toISOString(), types, restart: restartCommand, targets: targets.map(targetRecord), confirmWith, shared: shared.map(toText) });
     }
     report.run = run;
     if (targets.length > 0 && !o.signal?.aborted) {
       const known = await loadKnownHosts(o.knownHostsPath);
-      if (!scans || open) scans = (await scanFleet(targets, known, scanOpts)).scans;
+      if (!scans || open) scans = (await scanFleet(targets, known, await scanOpts(targets))).scans;
       const scanOf = new Map(scans.map((s) => [s.host, s]));
-      const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith);
       const rotating = targets.filter((t) => scanOf.has(t.name));
       const same = o.maxFail === undefined ? new SameFailureStop() : undefined;
       const stop = new AbortController();
       const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-      report.results = await fanoutRotations(
-        rotating,
-        async (t) => {
-          const scan = scanOf.get(t.name)!;
-          const attempt = (open?.hosts.get(t.name)?.attempts ?? 0) + 1;
-          const r = scan.status === 'revoked' && o.console
-            ? await rotateOverConsole(t, ctx, o.console, scan, attempt)
-            : await rotateGuest(t, ctx, scan, known, attempt);
-          if (same?.saw(r)) stop.abort();
-          return r;
-        },
-        { ...o, signal, batch: o.batch, maxFail: o.maxFail },
-      );
+      for (const wave of hopWaves(rotating)) {
+        if (signal.aborted) break;
+        // Read per wave: a jump host rotated in the wave before is pinned to its new keys by now.
+        const ctx = context(o, journal, writer, run, types, restartCommand, confirmWith, await hopPins(o.knownHostsPath, wave));
+        const results = await fanoutRotations(
+          wave,
+          async (t) => {
+            const scan = scanOf.get(t.name)!;
+            const attempt = (open?.hosts.get(t.name)?.attempts ?? 0) + 1;
+            const r = scan.status === 'revoked' && o.console
+              ? await rotateOverConsole(t, ctx, o.console, scan, attempt)
+              : await rotateGuest(t, ctx, scan, known, attempt);
+            if (same?.saw(r)) stop.abort();
+            return r;
+          },
+          { ...o, signal, batch: o.batch, maxFail: o.maxFail },
+        );
+        report.results.push(...results);
+        if (results.length < wave.length) break; // stopped inside the wave: the jump hosts after it wait too
+      }
       const started = new Set(report.results.map((r) => r.host));
       report.notStarted = rotating.filter((t) => !started.has(t.name)).map((t) => t.name);
       if (report.notStarted.length > 0 && !o.signal?.aborted) {
@@ -225,10 +248,15 @@ export function runSettled(state: RunJournal): boolean {
   return state.run.targets.every((t) => state.hosts.get(t.name)?.end !== undefined);
 }
 
-function context(o: RotateFleetOptions, journal: Journal, writer: KnownHostsWriter, run: string, types: ProbeType[] | null, restartCommand: string | null, confirmWith: string | null): RotateContext {
+function context(
+  o: RotateFleetOptions, journal: Journal, writer: KnownHostsWriter, run: string, types: ProbeType[] | null, restartCommand: string | null, confirmWith: string | null,
+  pins: KnownHosts | undefined,
+): RotateContext {
   return {
     run, journal, writer, types, restartCommand, confirmWith,
     credentials: o.credentials,
+    identities: o.identities,
+    ...(pins ? { hopPins: pins } : {}),
     connectTimeoutMs: o.connectTimeoutMs,
     commandTimeoutMs: o.commandTimeoutMs,
     onStep: o.onStep,

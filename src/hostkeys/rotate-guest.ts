@@ -5,7 +5,7 @@
 // from step 2 on is undone by rollbackGuest.
 import { addPin, keyTypeOfBlob, lookup, pinsOf, PROBE_TYPE_NAMES, type KnownHosts, type ProbeType, type SshConnection } from '../ssh/index.js';
 import {
-  beginStep, classify, connectPinned, connectPinnedRetrying, endGuest, keysText, note, runAsRoot, scriptFailure, StepError,
+  beginStep, classify, connectPinned, connectPinnedRetrying, endGuest, keysText, note, probeGuest, runAsRoot, scriptFailure, StepError,
   type GuestRotation, type RotateContext, type RotateTarget,
 } from './guest-ops.js';
 import { confirmKeys } from './confirm.js';
@@ -14,7 +14,6 @@ import type { StepName } from './journal.js';
 import { pinsAreHashed, unpinKeys, type KeyRef } from './pins.js';
 import { rollbackGuest } from './rollback.js';
 import type { GuestScan } from './scan.js';
-import { probeHostKeys } from '../ssh/index.js';
 
 const SWAP_MESSAGES: Record<number, string> = {
   [SWAP_EXIT.backupFailed]: 'could not back up the old keys',
@@ -49,7 +48,7 @@ export async function verifyNew(t: RotateTarget, ctx: RotateContext, oldKeys: Ke
   } catch (err) {
     throw new StepError('verify', `${t.name}: cannot log in with the new host keys pinned alone: ${(err as Error).message}`);
   }
-  const p = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: ctx.connectTimeoutMs });
+  const p = await probeGuest(t, ctx);
   const is = p.error ? 'unreachable' : classify(p.keys, oldKeys, newKeys);
   if (is !== 'new') {
     conn.close();

@@ -41,6 +41,8 @@ export interface ScanOptions {
   signal?: AbortSignal;
   /** How jump hosts are logged into (guests behind one are probed through it): keys, agent. */
   session?: { credentials: Omit<Credentials, 'username'>; identities?: ReadonlyMap<string, Buffer> };
+  /** What jump hosts are checked against when not the known_hosts the guests are judged by. */
+  hopPins?: KnownHosts;
 }
 
 /** The route to probe a guest by, when it is not straight over TCP; its hops pinned by `kh`. */
@@ -106,7 +108,7 @@ export async function scanFleet(targets: ScanTarget[], kh: KnownHosts, o: ScanOp
     targets,
     async (t) => {
       const started = Date.now();
-      const via = probeVia(t, kh, o.session);
+      const via = probeVia(t, o.hopPins ?? kh, o.session);
       const r = await probeHostKeys({ address: t.address, port: t.port, timeoutMs: o.timeoutMs, ...(via ? { via } : {}) }, o.types);
       const judged = r.error ? { status: 'unreachable' as const, verdicts: [] } : pinStatus(kh, t, r.keys);
       byName.set(t.name, {

@@ -349,14 +349,6 @@ describe('fleet run --jump', () => {
     await jumpsClosed();
   });
 
-  it('keys rotate refuses guests behind a jump host (exit 2), touching nothing', async () => {
-    const log = sinceMark(a);
-    const r = await fleet('keys', 'rotate', ...sel(), '--jump', `root@${a.address}:${a.port}`, '--yes');
-    expect(r.code).toBe(2);
-    expect(r.err).toBe('fleet: keys rotate does not go through jump hosts or a ProxyCommand yet; selected guests behind one: guest[1-4]\n');
-    expect(logins(log())).toBe(0);
-  });
-
   it('exits 3 naming the jump host when its key is not pinned', async () => {
     const bare = join(dir, 'known_hosts_cli_bare');
     writeFileSync(bare, readFileSync(tf.emu.knownHostsPath));

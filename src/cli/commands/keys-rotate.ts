@@ -1,5 +1,5 @@
 // `fleet keys rotate [sel]` and `fleet keys status`: journaled rotation and where it stands.
-import { EXIT, UsageError } from '../../core/index.js';
+import { EXIT } from '../../core/index.js';
 import { countOutcomes, rotateFleet, rotationStatus, type GuestRotation, type RotatePlan } from '../../hostkeys/index.js';
 import { foldHosts } from '../../inventory/index.js';
 import { fingerprintSha256, type ProbeType } from '../../ssh/index.js';
@@ -8,7 +8,7 @@ import { interruptible } from '../interrupt.js';
 import { progressDisplay } from '../render.js';
 import { recordLeftUndone } from '../rerun.js';
 import { loadInventory, select } from '../../inventory/index.js';
-import { resolveSelection, type SelectionFlags } from '../selection.js';
+import { resolveSelection, resolveSession, type SelectionFlags } from '../selection.js';
 import { confirm, describeGroups, out, resolveHosts } from './keys-common.js';
 
 export interface RotateFlags extends SelectionFlags {
@@ -31,9 +31,6 @@ const journalOf = (f: { journal?: string }, knownHostsPath: string) => f.journal
 
 export async function rotate(selection: string | undefined, f: RotateFlags): Promise<void> {
   const { targets: chosen, session, knownHostsPath } = await resolveSelection(selection, f);
-  // Its steps reconnect straight to each guest: refused up front rather than tried at the wrong address.
-  const behind = chosen.filter((t) => t.jump?.length || t.proxyCommand).map((t) => t.name);
-  if (behind.length > 0) throw new UsageError(`keys rotate does not go through jump hosts or a ProxyCommand yet; selected guests behind one: ${foldHosts(behind)}`);
   // The confirmation command gets each guest's inventory variables in its environment.
   const vars = f.confirmWith || f.console ? new Map(select(await loadInventory(f.inventory), selection ?? f.limit ?? 'all').map((h) => [h.name, h.vars])) : undefined;
   const targets = chosen.map((t) => ({ ...t, ...(vars?.get(t.name) ? { vars: vars.get(t.name) } : {}) }));
@@ -56,6 +53,7 @@ export async function rotate(selection: string | undefined, f: RotateFlags): Pro
       knownHostsPath,
       journalPath: journalOf(f, knownHostsPath),
       credentials: session.credentials,
+      identities: session.identities,
       connectTimeoutMs: session.connectTimeoutMs,
       commandTimeoutMs: session.timeoutMs ?? 120_000,
       fanout: f.fanout,
@@ -172,9 +170,11 @@ function foldErrors(rs: { host: string; address: string; error: string }[]): str
 }
 
 export async function status(selection: string | undefined, f: SelectionFlags & { fanout: number; journal?: string; json?: boolean }): Promise<void> {
-  const { knownHostsPath } = await resolveHosts(selection, f);
+  const { targets, knownHostsPath, knownHosts } = await resolveHosts(selection, f);
   const path = journalOf(f, knownHostsPath);
-  const st = await rotationStatus(path, { timeoutMs: f.connectTimeout * 1000, fanout: f.fanout });
+  // The login on jump hosts only when a guest to probe is behind one (probing itself logs into nothing).
+  const session = () => resolveSession(f, targets, knownHosts);
+  const st = await rotationStatus(path, { timeoutMs: f.connectTimeout * 1000, fanout: f.fanout, knownHostsPath, session });
   const count = (s: string) => st.rows.filter((r) => r.state === s).length;
   const summary = {
     journal: path, run: st.run?.id ?? null, startedAt: st.run?.startedAt ?? null, ended: st.ended,
