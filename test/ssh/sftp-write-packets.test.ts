@@ -2,7 +2,8 @@
 // 32 KiB of data and its header went out as two packets (the second nearly empty), twice the packets
 // to encrypt, send and decrypt. Counted on the server's side (ssh2's own server, its debug log of the
 // CHANNEL_DATA packets it receives), with a peer maximum of 32 KiB as OpenSSH's sshd announces and
-// the name OpenSSH.
+// the name OpenSSH. The data of a request is copied once, into the packet that carries it (it was
+// copied into a request of its own, then into the packet: twice the memory for the collector).
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
@@ -76,6 +77,43 @@ describe('uploadNew', () => {
       expect(seen.packets).toBe(seen.writes + 4);
       expect(seen.writes).toBe(33); // 32 KiB less the request's 29 bytes of header per write
     } finally {
+      conn.close();
+    }
+  });
+
+  it('copies the data of a WRITE request once, into the packet it is sent in', async () => {
+    const conn = await SshConnection.connect({
+      name: 'g', address: ADDRESS, port, connectTimeoutMs: 10_000,
+      knownHosts: parseKnownHosts(`[${ADDRESS}]:${port} ${hostKey.public}\n`),
+      credentials: { username: 'u', privateKey: Buffer.from(clientKey.private) },
+    });
+    const allocUnsafe = Buffer.allocUnsafe;
+    try {
+      const sftp = await conn.files();
+      // Buffers allocated while the client's write() runs (the server answers later, on its own turns).
+      let inWrite = false;
+      let allocated = 0;
+      Buffer.allocUnsafe = (size: number) => {
+        if (inWrite) allocated += size;
+        return allocUnsafe(size);
+      };
+      const write = sftp.write.bind(sftp);
+      sftp.write = ((...args: Parameters<typeof sftp.write>) => {
+        inWrite = true;
+        try {
+          return write(...args);
+        } finally {
+          inWrite = false;
+        }
+      }) as typeof sftp.write;
+      const data = Buffer.alloc(1 << 20, 7);
+      await conn.uploadNew('/g', data, { mode: 0o644, fsync: false });
+      expect(seen.bytes.equals(data)).toBe(true);
+      // Once: the data and, per request, its headers and the packet's padding and tag.
+      expect(allocated).toBeGreaterThan(data.length);
+      expect(allocated).toBeLessThan(data.length * 1.05);
+    } finally {
+      Buffer.allocUnsafe = allocUnsafe;
       conn.close();
     }
   });
