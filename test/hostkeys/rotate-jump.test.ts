@@ -16,7 +16,7 @@ import { hopWaves, readJournal, replay, rotateFleet, type RotateTarget } from '.
 import { loadKnownHosts, lookup, openJumpCount, probeHostKeys, verify } from '../../src/ssh/index.js';
 
 const PORT = 2222;
-const GUESTS = 9;
+const GUESTS = 11;
 const guestAddr = (i: number) => `127.216.0.${i}`;
 /** Guest 5 as the inventory names it: nothing listens there, only its ProxyCommand reaches it. */
 const HIDDEN = '127.218.0.5';
@@ -178,6 +178,22 @@ describe('keys rotate through a jump host', () => {
     expect(before.some((l) => pinned.includes(l.split(' ')[2]!))).toBe(false);
     const run = await fleet('run', ...sel, '--json', '--', 'hostname');
     expect(run.code).toBe(0);
+  });
+
+  it('a playbook keys step rotates guests behind the bastion, and the steps after it go through it too', async () => {
+    const ids = [10, 11];
+    const inv = inventory(join(dir, 'play'), ids);
+    const kh = adminKnownHosts(join(dir, 'kh-play'));
+    const pb = join(dir, 'rotate.yaml');
+    writeFileSync(pb, 'steps:\n  - keys: {types: "ed25519,ecdsa"}\n  - run: hostname\n');
+    const log = sinceMark(bastion);
+    const r = await fleet('play', '-i', inv, '--identity', tf.emu.clientKeyPath, '--known-hosts', kh, '--ssh-config', 'none', '--json', pb);
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(jsonLines(r.out).at(-1)!.summary).toMatchObject({ ok: 2 });
+    await jumpsClosed();
+    expect(new Set(channels(log()))).toEqual(new Set(ids.map((i) => `${guestAddr(i)}:${PORT}`)));
+    const presented = await pinnedAsPresented(kh, ids);
+    expect(new Set(presented.values()).size).toBe(2);
   });
 });
 
