@@ -7,6 +7,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
@@ -16,11 +17,13 @@ import { hopWaves, readJournal, replay, rotateFleet, type RotateTarget } from '.
 import { loadKnownHosts, lookup, openJumpCount, probeHostKeys, verify } from '../../src/ssh/index.js';
 
 const PORT = 2222;
-const GUESTS = 11;
+const GUESTS = 12;
 const guestAddr = (i: number) => `127.216.0.${i}`;
 /** Guest 5 as the inventory names it: nothing listens there, only its ProxyCommand reaches it. */
 const HIDDEN = '127.218.0.5';
 const RELAY = { address: '127.217.0.2', port: PORT };
+/** The hypervisor console of the emulated guests: out of band, no SSH, so no route either. */
+const console = (args: string) => `${JSON.stringify(process.execPath)} ${JSON.stringify(fileURLToPath(new URL('../../bin/fleet', import.meta.url)))} emulator console --state ${JSON.stringify(tf.state)} "$FLEET_HOST" ${args}`;
 
 let tf: TestFleet;
 let bastion: RealSshd;
@@ -133,11 +136,12 @@ describe('keys rotate through a jump host', () => {
     const kh = adminKnownHosts(join(dir, 'kh-behind'));
     const sel = ['-i', inv, '--identity', tf.emu.clientKeyPath, '--known-hosts', kh, '--ssh-config', 'none'];
     const log = sinceMark(bastion);
-    const r = await fleet('keys', 'rotate', ...sel, '--cloned-only', '--types', 'ed25519,ecdsa', '--yes', '--json');
+    const confirmWith = console('-- cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub');
+    const r = await fleet('keys', 'rotate', ...sel, '--cloned-only', '--types', 'ed25519,ecdsa', '--confirm-with', confirmWith, '--yes', '--json');
     expect([r.code, r.err]).toEqual([0, '']);
     const rows = jsonLines(r.out);
     const summary = rows.pop()!.summary;
-    expect(summary).toMatchObject({ done: 4, total: 4, ended: true, unreachable: [] });
+    expect(summary).toMatchObject({ done: 4, total: 4, ended: true, unreachable: [], confirmed: true });
     expect(rows.map((x) => [x.host, x.outcome])).toEqual(ids.map((i) => [names[i - 1], 'done']));
     await jumpsClosed();
     // Every step went through the bastion: the scan, the login of step 1, the login and probe of step 6.
@@ -178,6 +182,24 @@ describe('keys rotate through a jump host', () => {
     expect(before.some((l) => pinned.includes(l.split(' ')[2]!))).toBe(false);
     const run = await fleet('run', ...sel, '--json', '--', 'hostname');
     expect(run.code).toBe(0);
+  });
+
+  it('--console gives a guest behind the bastion that presents the revoked golden key its own keys, checked through the bastion', async () => {
+    const inv = inventory(join(dir, 'revoked'), [12]);
+    const kh = join(dir, 'kh-revoked');
+    const golden = readFileSync(tf.emu.knownHostsPath, 'utf8').split('\n').filter((l) => l.startsWith(`[${guestAddr(12)}]:${PORT} `));
+    writeFileSync(kh, `${golden.map((l) => `@revoked * ${l.split(' ').slice(1).join(' ')}`).join('\n')}\n[${RELAY.address}]:${RELAY.port} ssh-ed25519 ${bastion.hostKey}\n`);
+    const sel = ['-i', inv, '--identity', tf.emu.clientKeyPath, '--known-hosts', kh, '--ssh-config', 'none'];
+    const log = sinceMark(bastion);
+    const r = await fleet('keys', 'rotate', ...sel, '--types', 'ed25519,ecdsa', '--console', console('--stdin -- sh'), '--yes', '--json');
+    expect([r.code, r.err]).toEqual([0, '']);
+    expect(jsonLines(r.out)[0]).toMatchObject({ host: names[11], outcome: 'done' });
+    await jumpsClosed();
+    // Scanned, then logged into pinned to the new keys alone and probed, through the bastion.
+    expect(channels(log()).filter((c) => c === `${guestAddr(12)}:${PORT}`).length).toBeGreaterThanOrEqual(3);
+    await pinnedAsPresented(kh, [12]);
+    expect((await fleet('run', ...sel, '--', 'true')).code).toBe(0);
+    await jumpsClosed();
   });
 
   it('a playbook keys step rotates guests behind the bastion, and the steps after it go through it too', async () => {
