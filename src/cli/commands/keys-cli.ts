@@ -55,6 +55,10 @@ Per guest: (1) connect pinned to its current key, (2) generate new keys in a sta
 (sudo -n), (3) read them back over that session, (4) pin old and new, (5) swap and restart sshd,
 (6) reconnect pinned to the new keys only, (7) unpin the old keys, remove the backup. A failure at
 5 or 6 puts the old keys back. Each step is journaled (fsync) before it happens.
+Guests behind jump hosts or a ProxyCommand are reached that way at every step (one pinned
+connection per jump host, every hop checked against known_hosts); a selected guest that is the jump
+host of others is rotated after them. --resume goes the way the run went and refuses a guest whose
+address or route the selection now gives otherwise (put it back until the run is finished).
 --confirm-with runs CMD (sh -c) with FLEET_HOST, FLEET_ADDRESS, FLEET_PORT, FLEET_USER,
 FLEET_STAGING and FLEET_VAR_<inventory var> set; it must print the guest's public keys, every type
 (.pub or known_hosts lines), as seen through another channel, e.g. a hypervisor console:
