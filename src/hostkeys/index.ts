@@ -5,7 +5,7 @@ export { foldScans, type ScanBlock } from './scan-fold.js';
 export { applyTrust, confirmScans, pinnedFingerprints, planTrust, type TrustPlan, type TrustResult } from './trust.js';
 export { pinLines, pinsAreHashed, pinsOnly, unpinKeys, type KeyRef } from './pins.js';
 export { KnownHostsWriter } from './kh-writer.js';
-export { Journal, parseJournal, readJournal, replay, unsettled, STEPS, type HostJournal, type JournalRecord, type RunJournal, type StepName } from './journal.js';
+export { Journal, parseJournal, readJournal, replay, routeChanges, targetRecord, unsettled, STEPS, type HostJournal, type JournalRecord, type RunJournal, type StepName } from './journal.js';
 export { classify, type GuestRotation, type Presentation, type RotateTarget, type RotationOutcome } from './guest-ops.js';
 export { countOutcomes, newRunId, rotateFleet, type RotateFleetOptions, type RotatePlan, type RotateReport } from './rotate-fleet.js';
 export { hopPins, hopWaves } from './hop-order.js';

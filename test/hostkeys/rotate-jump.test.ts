@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
-import { hopWaves, readJournal, replay, rotateFleet, type RotateTarget } from '../../src/hostkeys/index.js';
+import { hopWaves, readJournal, replay, rotateFleet, routeChanges, targetRecord, type RotateTarget } from '../../src/hostkeys/index.js';
 import { loadKnownHosts, lookup, openJumpCount, probeHostKeys, verify } from '../../src/ssh/index.js';
 
 const PORT = 2222;
@@ -301,5 +301,25 @@ describe('hopWaves', () => {
     const lone = t('lone', '10.9.0.1');
     expect(hopWaves([b1, b2, g1, g2, lone]).map((w) => w.map((x) => x.name))).toEqual([['g1', 'g2', 'lone'], ['b2'], ['b1']]);
     expect(hopWaves([g1, g2]).map((w) => w.map((x) => x.name))).toEqual([['g1', 'g2']]);
+  });
+});
+
+describe('routeChanges', () => {
+  const hop = (address: string, user = 'ops') => ({ host: 'bastion', address, port: 22, user });
+  const g = (extra: Partial<RotateTarget> = {}): RotateTarget => ({ name: 'g1', address: '10.1.0.5', port: 22, user: 'root', jump: [hop('10.9.0.1')], ...extra });
+
+  it('names a guest whose address, port, hops or ProxyCommand differ; another login on the same hops is the same route', () => {
+    expect(routeChanges([g()], [g({ jump: [hop('10.9.0.1', 'admin')], identityFiles: ['/k'] })])).toEqual([]);
+    expect(routeChanges([g()], [{ ...g(), name: 'other', jump: [] }])).toEqual([]); // not selected now: the journal's route is taken
+    expect(routeChanges([g()], [g({ jump: [hop('10.9.0.2')] })])).toEqual([
+      { host: 'g1', was: '10.1.0.5:22 through jump host ops@10.9.0.1:22', now: '10.1.0.5:22 through jump host ops@10.9.0.2:22' },
+    ]);
+    expect(routeChanges([g()], [g({ jump: undefined, proxyCommand: 'nc %h %p' })])[0]!.now).toBe('10.1.0.5:22 through ProxyCommand `nc %h %p`');
+    expect(routeChanges([g()], [g({ port: 2222 })])).toHaveLength(1);
+  });
+
+  it('the journal keeps where and how a guest is reached, not whatever else the caller passed', () => {
+    const rec = targetRecord({ ...g({ identityFiles: [] }), sources: { user: { from: 'default' } } } as RotateTarget);
+    expect(rec).toEqual({ name: 'g1', address: '10.1.0.5', port: 22, user: 'root', jump: [hop('10.9.0.1')] });
   });
 });
