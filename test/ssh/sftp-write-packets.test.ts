@@ -109,8 +109,8 @@ describe('uploadNew', () => {
       const data = Buffer.alloc(1 << 20, 7);
       await conn.uploadNew('/g', data, { mode: 0o644, fsync: false });
       expect(seen.bytes.equals(data)).toBe(true);
-      // Once: the data and, per request, its headers and the packet's padding and tag.
-      expect(allocated).toBeGreaterThan(data.length);
+      // At most once (the data, and per request its headers and the packet's padding and tag); less
+      // when the cipher encrypts a packet in the buffer of one the socket already took (packet-buffers.test.ts).
       expect(allocated).toBeLessThan(data.length * 1.05);
     } finally {
       Buffer.allocUnsafe = allocUnsafe;
