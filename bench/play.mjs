@@ -7,6 +7,7 @@
 //   node bench/play.mjs            GUESTS=500 RUNS=3 FANOUT=64 SUBNET=127.159.0.0/16
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -87,6 +88,8 @@ function main() {
     console.log(`  slowest step alone (fleet run)  ${m.step.toFixed(0)}`);
     console.log(`  10-step playbook, first apply   ${m.first.toFixed(0)}   ratio ${firstToStep.toFixed(2)} (aim <= 1.3)`);
     console.log(`  10-step playbook, converged     ${m.converged.toFixed(0)}   ratio to first ${convergedToFirst.toFixed(2)} (aim <= 0.5)`);
+    const each = (xs, ys) => xs.map((x, i) => (x / ys[i]).toFixed(2)).join(' ');
+    console.log(`  each run: first/step ${each(rows.first, rows.step)}; converged/first ${each(rows.converged, rows.first)}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   } finally {
     stop();
   }
