@@ -13,7 +13,7 @@ import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from 
 import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
 import type { FileWrite } from './actions.js';
-import type { Guards } from './guards.js';
+import { inSubshell, type Guards } from './guards.js';
 import type { GuestShell, ShellCommand, ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
@@ -68,7 +68,37 @@ export const APPLIED = 99;
 /** The one-trip command (applyScript) for a file of up to ONE_TRIP_MAX bytes. */
 export function applyCommand(f: ShellFile, guard: Guards | undefined, timeoutMs: number | undefined, keep: number): ShellCommand {
   const inline = plainText(f.data);
-  return { command: applyScript(f, inline), ...(inline ? {} : { input: base64Lines(f.data) }), guard, timeoutMs, keep, alsoOk: [APPLIED] };
+  return { command: checkInShell(f, inline), own: true, ...(inline ? {} : { input: base64Lines(f.data) }), guard, timeoutMs, keep, alsoOk: [APPLIED] };
+}
+
+/**
+ * The converged case in the guest's shell itself (no subshell): one `stat`, the content compared
+ * when the size is the same, mode and owner checked; anything else (a change, a fix, an error) goes
+ * to applyScript in a subshell, which checks again and acts. Only `fleet_` variables are set.
+ */
+function checkInShell(f: ShellFile, inline: boolean): string {
+  const [user = '', group = ''] = (f.owner ?? '').split(':');
+  const is = (v: string, name: string, id: string) => `{ [ "${name}" = ${q(v)} ] || [ "${id}" = ${q(v)} ]; }`;
+  const ok = [
+    '[ -n "$fleet_same" ]',
+    f.mode !== undefined && `[ "$fleet_2" = ${f.mode.toString(8)} ]`,
+    user && is(user, '$fleet_5', '$fleet_3'),
+    group && is(group, '$fleet_6', '$fleet_4'),
+  ].filter(Boolean).join(' && ');
+  const compare = inline && f.data.length <= READ_MAX
+    ? `fleet_c=; fleet_l=; while IFS= read -r fleet_l; do fleet_c="$fleet_c$fleet_l\n"; fleet_l=; done < "$fleet_f"; fleet_c="$fleet_c$fleet_l"; ` +
+      `if [ "$fleet_c" = ${q(f.data.toString('latin1'))} ]; then fleet_same=1; fi; fleet_c=`
+    : `if [ "$(sha256sum < "$fleet_f")" = "${sha256(f.data)}  -" ]; then fleet_same=1; fi`;
+  return [
+    `for fleet_t in ${q(tempPrefix(f.dest))}????????????; do if [ -f "$fleet_t" ] && [ -n "$(find "$fleet_t" -prune -mmin +${STALE_TEMP_MINUTES})" ]; ` +
+      'then rm -f -- "$fleet_t"; fi; done 2>/dev/null',
+    `fleet_f=${q(f.dest)}; fleet_same=`,
+    'if [ -e "$fleet_f" ] && [ ! -d "$fleet_f" ]; then',
+    `read -r fleet_1 fleet_2 fleet_3 fleet_4 fleet_5 fleet_6 <<fleet_stat\n$(stat -L -c '%s %a %u %g %U %G' -- "$fleet_f" 2>/dev/null)\nfleet_stat`,
+    `if [ "$fleet_1" = ${f.data.length} ]; then ${compare}; fi`,
+    'fi',
+    `if ${ok}; then :; else ${inSubshell(applyScript(f, inline))}; fi`,
+  ].join('\n');
 }
 
 /** What applyCommand's result says (its conditions already read by the caller). */

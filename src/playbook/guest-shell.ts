@@ -43,6 +43,11 @@ export interface ShellRun {
   alsoOk?: number[];
   /** Run only when the step of this index changed the guest (its shell variable, see `changed`). */
   ifChanged?: number;
+  /**
+   * The command is shell text of fleet's own that sets only `fleet_` variables and never exits or
+   * reads the shell's stdin: it runs in the shell itself, no subshell.
+   */
+  own?: boolean;
   /** Record in a shell variable whether this step (of that index) changed the guest: when it exits with one of `statuses`. */
   changed?: { step: number; statuses: number[] };
 }
@@ -160,7 +165,7 @@ export class GuestShell {
   private text(marker: string, o: ShellCommand): string {
     // The guest's `timeout` needs a process to stop: with a time limit a step gets a shell of its own.
     const limit = o.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(o.timeoutMs / 1000))} ` : '';
-    const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(o.command)}` : inShell(o.command);
+    const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(o.command)}` : o.own ? `{ ${o.command}\n}` : inShell(o.command);
     const stdin = o.input === undefined ? ' </dev/null' : ` <<'${marker}'\n${o.input}${o.input.endsWith('\n') ? '' : '\n'}${marker}`;
     const main = `${run}${stdin}`;
     const guard = !o.guard ? undefined : o.timeoutMs

@@ -4,7 +4,7 @@
 // already sent from starting. The admin's writes to guest commands and the guest channels it opens
 // are counted by wrapping SshConnection.start (every command and shell goes through it).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SshConnection } from '../../src/ssh/index.js';
 import { useFleet } from '../helpers/emulator.js';
@@ -123,7 +123,7 @@ describe('fleet play in batches', () => {
     expect(count).toEqual({ channels: 2, writes: 7 });
   });
 
-  it('compares a small text file in the shell itself: exact to the byte, one process (stat) per converged file step', async () => {
+  it('compares a small text file in the shell itself: exact to the byte, one process (stat) per converged file step, no subshell', async () => {
     const LAST_PID = 'cat /proc/sys/kernel/ns_last_pid';
     const pb = book([
       'steps:',
@@ -151,8 +151,27 @@ describe('fleet play in batches', () => {
     expect(readFileSync(guestFile(1, 'tmp/batch-same'), 'utf8')).toBe('x\n');
     const converged = await play();
     expect(converged.words).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged']);
-    // Per file step its subshell and one stat; the last `cat` one more.
-    expect(converged.pids).toBe(5);
+    // Per file step one stat (the check runs in the shell itself, no subshell); the last `cat` one more.
+    expect(converged.pids).toBe(3);
+  });
+
+  it('binary bytes (base64 with the check) and a file over 64 KiB (checked first, sent only when it differs) arrive exact', async () => {
+    const pb = book([
+      'steps:',
+      '  - push: {src: bin.dat, dest: /tmp/batch-bin, mode: "0600"}',
+      '  - push: {src: big.txt, dest: /tmp/batch-big}',
+    ]);
+    const bin = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7) % 256));
+    const big = Buffer.from('line of text\n'.repeat(8000));
+    writeFileSync(join(dirname(pb), 'bin.dat'), bin);
+    writeFileSync(join(dirname(pb), 'big.txt'), big);
+    const first = await fleet('play', ...sel(), 'guest002', '--json', pb);
+    expect(first.code, first.out + first.err).toBe(0);
+    expect(words(first.out)).toEqual([['changed', 'changed']]);
+    expect(readFileSync(guestFile(2, 'tmp/batch-bin')).equals(bin)).toBe(true);
+    expect(readFileSync(guestFile(2, 'tmp/batch-big')).equals(big)).toBe(true);
+    const again = await fleet('play', ...sel(), 'guest002', '--json', pb);
+    expect(words(again.out)).toEqual([['unchanged', 'unchanged']]);
   });
 
   it('Ctrl-C: steps already sent do not start, and the guest is left no trace of the stop', async () => {
