@@ -185,10 +185,15 @@ describe.each(['stream', 'sftp'] as const)('writeRemoteFile (%s)', (transfer) =>
     writeFileSync(target, 'old content');
     const big = randomBytes(256 << 20);
     // The fault cuts the link a fixed time after each guest process starts, the check's too: make that
-    // time well above what a check takes here, and well below what 256 MiB take to upload.
+    // time well above what a check takes here, and well below what 256 MiB take to upload (both
+    // measured now, so a loaded machine moves both bounds alike).
     const t0 = Date.now();
     await on(4, (c) => readRemoteFile(c, H('drop.bin'), {}));
-    await fleet.emu.setFault(`drop:${Math.max(300, 4 * (Date.now() - t0))}@4`);
+    const check = Date.now() - t0;
+    const t1 = Date.now();
+    await on(4, (c) => writeRemoteFile(c, H('drop-probe.bin'), big.subarray(0, 32 << 20), { transfer }));
+    const upload32 = Date.now() - t1; // an eighth of the upload below, its check included
+    await fleet.emu.setFault(`drop:${Math.max(300, 4 * check, 2 * upload32)}@4`);
     try {
       const err = await on(4, (c) => writeRemoteFile(c, H('drop.bin'), big, { transfer }).catch((e: unknown) => e));
       expect(err).toMatchObject({ status: 'unreachable', step: 'upload', host: 'guest004' });
