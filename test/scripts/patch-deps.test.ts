@@ -11,7 +11,7 @@ import { applyFile, parseDiff } from '../../scripts/patch-deps.mjs';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PATCH = readFileSync(join(REPO, 'patches/ssh2+1.17.0.patch'), 'utf8');
-const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js', 'lib/client.js', 'lib/protocol/Protocol.js', 'lib/protocol/SFTP.js', 'lib/protocol/crypto.js'];
+const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js', 'lib/client.js', 'lib/protocol/Protocol.js', 'lib/protocol/SFTP.js', 'lib/protocol/crypto.js', 'lib/protocol/keyParser.js', 'lib/Channel.js'];
 
 type File = { path: string; hunks: { old: string[]; new: string[] }[] };
 const files = (): File[] => parseDiff(PATCH);
@@ -41,7 +41,7 @@ function project(version: string, content: (f: File) => string): string {
 const run = (dir: string) => execa('node', [join(dir, 'scripts/patch-deps.mjs')], { reject: false });
 
 describe('patch-deps', () => {
-  it('touches the files of ssh2 that carry the key exchange, the public-key login, SFTP writes and packet buffers', () => {
+  it('touches the files of ssh2 that carry the key exchange, the public-key login, SFTP writes, packet buffers, host key parsing and channel teardown', () => {
     expect(files().map((f) => f.path).sort()).toEqual([...FILES].sort());
     for (const f of files()) expect(pristine(f)).not.toContain('mlkem768x25519-sha256');
   });
