@@ -11,7 +11,7 @@ import { applyFile, parseDiff } from '../../scripts/patch-deps.mjs';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const PATCH = readFileSync(join(REPO, 'patches/ssh2+1.17.0.patch'), 'utf8');
-const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js', 'lib/client.js', 'lib/protocol/Protocol.js', 'lib/protocol/SFTP.js', 'lib/protocol/crypto.js', 'lib/protocol/keyParser.js', 'lib/Channel.js'];
+const FILES = ['lib/protocol/kex.js', 'lib/protocol/constants.js', 'lib/client.js', 'lib/protocol/Protocol.js', 'lib/protocol/SFTP.js', 'lib/protocol/crypto.js', 'lib/protocol/keyParser.js', 'lib/Channel.js', 'lib/index.js'];
 
 type File = { path: string; hunks: { old: string[]; new: string[] }[] };
 const files = (): File[] => parseDiff(PATCH);
@@ -41,7 +41,7 @@ function project(version: string, content: (f: File) => string): string {
 const run = (dir: string) => execa('node', [join(dir, 'scripts/patch-deps.mjs')], { reject: false });
 
 describe('patch-deps', () => {
-  it('touches the files of ssh2 that carry the key exchange, the public-key login, SFTP writes, packet buffers, host key parsing and channel teardown', () => {
+  it('touches the files of ssh2 that carry the key exchange, the public-key login, SFTP writes, packet buffers, host key parsing, channel teardown and what loads at start-up', () => {
     expect(files().map((f) => f.path).sort()).toEqual([...FILES].sort());
     for (const f of files()) expect(pristine(f)).not.toContain('mlkem768x25519-sha256');
   });
@@ -73,5 +73,19 @@ describe('patch-deps', () => {
     expect(r.stderr.trim()).toMatch(/^patches\/ssh2\+1\.17\.0\.patch does not apply: hunk 4 of lib\/protocol\/kex\.js does not match;/);
     const constants = files().find((f) => f.path.endsWith('constants.js'))!;
     expect(readFileSync(join(dir, 'node_modules/ssh2/lib/protocol/constants.js'), 'utf8')).toBe(pristine(constants));
+  });
+
+  it('leaves the server, the HTTP agents and key generation of the installed ssh2 unloaded until first used', async () => {
+    const probe = `const ssh2 = require('ssh2');
+      const loaded = () => Object.keys(require.cache).map((k) => k.replace(/.*node_modules\\//, '')).filter((k) => /server|http-agents|keygen|bcrypt/.test(k)).sort();
+      const before = loaded();
+      const used = [typeof ssh2.Server, typeof ssh2.HTTPAgent, typeof ssh2.HTTPSAgent, typeof ssh2.utils.generateKeyPairSync];
+      console.log(JSON.stringify({ before, used, after: loaded() }));`;
+    const r = await execa('node', ['-e', probe], { cwd: REPO });
+    expect(JSON.parse(r.stdout)).toEqual({
+      before: [],
+      used: ['function', 'function', 'function', 'function'],
+      after: ['bcrypt-pbkdf/index.js', 'ssh2/lib/http-agents.js', 'ssh2/lib/keygen.js', 'ssh2/lib/server.js'],
+    });
   });
 });
