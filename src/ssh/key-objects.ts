@@ -34,7 +34,21 @@ function keyObject(pem: string, make: (pem: string) => KeyObject): KeyObject {
 const PROBE = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJuEpAG416Fop55Jckgl652gF7LVfoixxy2b6XzBA0ma probe';
 const INSTALLED = Symbol.for('clonefleet.keyObjects');
 
-type KeyMethods = Pick<ParsedKey, 'sign' | 'verify' | 'type' | 'getPrivatePEM' | 'getPublicPEM'>;
+type KeyMethods = Pick<ParsedKey, 'sign' | 'verify' | 'type' | 'getPrivatePEM' | 'getPublicPEM' | 'getPublicSSH'>;
+
+/**
+ * The public key to verify with. An Ed25519 key (every guest's host key is one, shown once per
+ * connection) goes to OpenSSL as a JWK of its raw 32 bytes: ~15 us against ~100 us for decoding
+ * its PEM. Other types, and anything unexpected, go by the PEM.
+ */
+function publicKeyObject(key: KeyMethods, pem: string): KeyObject {
+  return keyObject(pem, () => {
+    const blob = key.type === 'ssh-ed25519' ? key.getPublicSSH() : undefined;
+    // string "ssh-ed25519" (4 + 11 bytes), string key (4 + 32 bytes)
+    if (blob?.length === 51) return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: blob.subarray(19).toString('base64url') }, format: 'jwk' });
+    return createPublicKey(pem);
+  });
+}
 
 /** Installs the KeyObject path on ssh2's key prototype; idempotent. */
 export function useKeyObjects(): void {
@@ -59,7 +73,7 @@ export function useKeyObjects(): void {
     const pem = this.getPublicPEM();
     if (hash === undefined || !pem) return viaPemVerify.call(this, data, signature, algo);
     try {
-      return verify(hash, data, keyObject(pem, createPublicKey), signature);
+      return verify(hash, data, publicKeyObject(this, pem), signature);
     } catch (err) {
       return err as Error;
     }
