@@ -49,13 +49,14 @@ export function pinsOf(kh: KnownHosts, host: string, port: number): KnownHosts {
   const name = hostKeyName(host, port);
   let sub = ix.perHost.get(name);
   if (!sub) {
-    const matches = hashedNameMatcher(name);
+    // Prepared only when a line needs it: most files hash no names.
+    let matches: ReturnType<typeof hashedNameMatcher> | undefined;
     const keep = ix.general.filter((i) => {
       const l = ix.lines[i]!;
       const hashed = l.kind === 'entry' ? (l.marker === 'revoked' ? undefined : l.hashed) : l.ignored?.hashed;
       if (!hashed) return true;
       // Drop hashed lines of other hosts here, so the HMAC is computed once per line and host.
-      return matches(hashed.salt, hashed.hash);
+      return (matches ??= hashedNameMatcher(name))(hashed.salt, hashed.hash);
     });
     const positions = [...(ix.literal.get(name) ?? []), ...keep].sort((a, b) => a - b);
     sub = { ...kh, lines: positions.map((i) => ix.lines[i]!) };

@@ -280,7 +280,8 @@ export function lookup(kh: KnownHosts, host: string, port = 22): HostKeyLookup {
     if (e.marker === 'revoked' || !entryMatches(e, name)) continue;
     const ref = { keyType: e.keyType, key: e.key, line: e.line };
     if (e.marker === 'cert-authority') result.certAuthorities.push(ref);
-    else if (!revoked.has(e.key.toString('base64'))) result.pinned.push(ref);
+    // No base64 of every key per lookup when nothing is revoked (the usual file, once per connection).
+    else if (revoked.size === 0 || !revoked.has(e.key.toString('base64'))) result.pinned.push(ref);
     else result.revokedPins.push(ref);
   }
   return result;
@@ -296,7 +297,7 @@ export function lookup(kh: KnownHosts, host: string, port = 22): HostKeyLookup {
 export function verify(kh: KnownHosts, host: string, port: number, keyType: string, key: Buffer): HostKeyVerdict {
   const type = keyType.startsWith('rsa-sha2-') ? 'ssh-rsa' : keyType;
   const found = lookup(kh, host, port);
-  if (found.revoked.has(key.toString('base64'))) return 'revoked';
+  if (found.revoked.size > 0 && found.revoked.has(key.toString('base64'))) return 'revoked';
   if (found.pinned.some((p) => p.keyType === type && p.key.equals(key))) return 'ok';
   return found.pinned.length > 0 ? 'changed' : 'unknown';
 }
