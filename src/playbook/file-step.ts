@@ -14,7 +14,7 @@ import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
 import type { FileWrite } from './actions.js';
 import { inSubshell, type Guards } from './guards.js';
-import type { GuestShell, ShellCommand, ShellResult } from './guest-shell.js';
+import { STAT_FORMAT, type GuestShell, type ShellCommand, type ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
 /** Files up to this size go through the shell (base64 costs a third more bytes); larger ones as a push. */
@@ -68,7 +68,7 @@ export const APPLIED = 99;
 /** The one-trip command (applyScript) for a file of up to ONE_TRIP_MAX bytes. */
 export function applyCommand(f: ShellFile, guard: Guards | undefined, timeoutMs: number | undefined, keep: number): ShellCommand {
   const inline = plainText(f.data);
-  return { command: checkInShell(f, inline), own: true, ...(inline ? {} : { input: base64Lines(f.data) }), guard, timeoutMs, keep, alsoOk: [APPLIED] };
+  return { command: checkInShell(f, inline), own: true, statPath: f.dest, ...(inline ? {} : { input: base64Lines(f.data) }), guard, timeoutMs, keep, alsoOk: [APPLIED] };
 }
 
 /**
@@ -94,7 +94,9 @@ function checkInShell(f: ShellFile, inline: boolean): string {
       'then rm -f -- "$fleet_t"; fi; done 2>/dev/null',
     `fleet_f=${q(f.dest)}; fleet_same=`,
     'if [ -e "$fleet_f" ] && [ ! -d "$fleet_f" ]; then',
-    `read -r fleet_1 fleet_2 fleet_3 fleet_4 fleet_5 fleet_6 <<fleet_stat\n$(stat -L -c '%s %a %u %g %U %G' -- "$fleet_f" 2>/dev/null)\nfleet_stat`,
+    // The stat line the batch took for this file (guest-shell.ts: STAT_FORMAT), while nothing since could have changed it.
+    `if [ -n "\${fleet_pl-}" ]; then fleet_l=$fleet_pl; else fleet_l=$(stat -L -c '${STAT_FORMAT}' -- "$fleet_f" 2>/dev/null); fi`,
+    'read -r fleet_1 fleet_2 fleet_3 fleet_4 fleet_5 fleet_6 <<fleet_stat\n$fleet_l\nfleet_stat',
     `if [ "$fleet_1" = ${f.data.length} ]; then ${compare}; fi`,
     'fi',
     `if ${ok}; then :; else ${inSubshell(applyScript(f, inline))}; fi`,

@@ -50,11 +50,29 @@ export interface ShellRun {
   own?: boolean;
   /** Record in a shell variable whether this step (of that index) changed the guest: when it exits with one of `statuses`. */
   changed?: { step: number; statuses: number[] };
+  /**
+   * The file this command stats first (an `own` command, exit 0 when it changed nothing): when a
+   * batch holds several, one `stat` reads them all and each takes its line from `$fleet_pl`.
+   */
+  statPath?: string;
 }
 
 /** A command of a batch: its text and how it runs. */
 export interface ShellCommand extends ShellRun {
   command: string;
+}
+
+/** What a `stat` line says of a file: size, mode, uid, gid, user, group. */
+export const STAT_FORMAT = '%s %a %u %g %U %G';
+
+/**
+ * Commands of a batch whose stat one `stat` can take for all (statPath): in the shell itself (no
+ * time limit) and tested by nothing but `creates` (a built-in test), so nothing of theirs runs
+ * between that stat and their check. Two or more, else none.
+ */
+function sharedStats(commands: ShellCommand[]): number[] {
+  const at = commands.flatMap((c, i) => (c.statPath !== undefined && c.own && !c.timeoutMs && c.guard?.when === undefined && c.guard?.unless === undefined ? [i] : []));
+  return at.length > 1 ? at : [];
 }
 
 /** Extra time the guest's own `timeout` gets to stop a command before the link is given up. */
@@ -144,9 +162,18 @@ export class GuestShell {
   send(commands: ShellCommand[], seed = ''): Promise<ShellResult>[] {
     if (this.queue.length) throw new Error('a batch is already running in this shell');
     const texts: string[] = [`fleet_ok=1${seed ? `; ${seed}` : ''}`];
-    const results = commands.map((o) => new Promise<ShellResult>((resolve) => {
+    // One stat for the files of several file steps (sharedStats), taken just before the first of them
+    // when all exist; any command after it that ran and may have changed something drops it
+    // (`fleet_pv`), and the later file steps then stat on their own.
+    const shared = sharedStats(commands);
+    const results = commands.map((o, i) => new Promise<ShellResult>((resolve) => {
       const marker = `${this.prefix}${(++this.steps).toString(16).padStart(8, '0')}`;
-      texts.push(this.text(marker, o));
+      const k = shared.indexOf(i);
+      if (k === 0) texts.push(prefetch(shared.map((j) => commands[j]!.statPath!)));
+      const around = shared.length && i >= shared[0]! ? k >= 0
+        ? { pre: `if [ "$fleet_pv" = 1 ]; then fleet_pl=$fleet_p${k}; else fleet_pl=; fi\n`, post: '\nfleet_pl=; case $fleet_s in 0|g11|i) ;; *) fleet_pv=;; esac' }
+        : { pre: '', post: '\ncase $fleet_s in i) ;; *) fleet_pv=;; esac' } : { pre: '', post: '' };
+      texts.push(this.text(marker, o, around));
       this.queue.push({ marker, o, out: new OutputCapture(o.keep), err: new OutputCapture(o.keep), errDone: false, started: 0, resolve });
     }));
     this.queue[0]!.err.write(this.stray);
@@ -162,7 +189,7 @@ export class GuestShell {
   }
 
   /** The guest text of one command: it prints its marker and status on stdout, then the marker on stderr. */
-  private text(marker: string, o: ShellCommand): string {
+  private text(marker: string, o: ShellCommand, around = { pre: '', post: '' }): string {
     // The guest's `timeout` needs a process to stop: with a time limit a step gets a shell of its own.
     const limit = o.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(o.timeoutMs / 1000))} ` : '';
     const run = o.timeoutMs ? `${limit}/bin/sh -c ${q(o.command)}` : o.own ? `{ ${o.command}\n}` : inShell(o.command);
@@ -179,8 +206,8 @@ export class GuestShell {
     const changed = o.changed
       ? `\ncase $fleet_s in ${o.changed.statuses.length ? o.changed.statuses.join('|') : '-'}) ${changedVar(o.changed.step)}=1;; *) ${changedVar(o.changed.step)}=0;; esac`
       : '';
-    return `if [ "$fleet_ok" = 1 ] && [ ! -e ${q(this.stopPath)} ]; then ${body}\nprintf '${marker} %s\\n' "$fleet_s"\n` +
-      `case $fleet_s in ${ok}) ;; *) fleet_ok=0;; esac${changed}\nelse printf '${marker} n\\n'; fi\nprintf '${marker}\\n' >&2`;
+    return `if [ "$fleet_ok" = 1 ] && [ ! -e ${q(this.stopPath)} ]; then ${around.pre}${body}\nprintf '${marker} %s\\n' "$fleet_s"\n` +
+      `case $fleet_s in ${ok}) ;; *) fleet_ok=0;; esac${changed}${around.post}\nelse printf '${marker} n\\n'; fi\nprintf '${marker}\\n' >&2`;
   }
 
   /** The command at the head of the queue starts now: its time limit counts from here. */
@@ -284,6 +311,18 @@ export class GuestShell {
   append(text: string): void {
     if (!this.ended) this.proc.write(`${text}\n`);
   }
+}
+
+/**
+ * Shell text reading the stat lines of `paths` into `fleet_p0`, `fleet_p1`, ... and setting
+ * `fleet_pv` to 1, when the batch still runs and every path is a file that exists (as when a fleet
+ * is converged); else `fleet_pv` stays empty.
+ */
+function prefetch(paths: string[]): string {
+  const exist = paths.map((p) => `[ -e ${q(p)} ] && [ ! -d ${q(p)} ]`).join(' && ');
+  const reads = paths.map((_, k) => `read -r fleet_p${k}`).join('; ');
+  return `fleet_pv=; if [ "$fleet_ok" = 1 ] && ${exist}; then fleet_ps=$(stat -L -c '${STAT_FORMAT}' -- ${paths.map(q).join(' ')} 2>/dev/null) && fleet_pv=1; fi\n` +
+    `if [ "$fleet_pv" = 1 ]; then { ${reads}; } <<fleet_stat\n$fleet_ps\nfleet_stat\nfi`;
 }
 
 /** The login user's shell and, once a sudo step needs it, root's: both over the guest's one connection. */
