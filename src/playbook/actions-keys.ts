@@ -7,9 +7,12 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FleetError } from '../core/index.js';
 import type { FleetEvent, HostStatus } from '../executor/index.js';
-import { rotateFleet, scanFleet, type RotateTarget } from '../hostkeys/index.js';
+import type { RotateTarget } from '../hostkeys/index.js';
 import { loadKnownHosts, PROBE_TYPE_NAMES, type Credentials, type ProbeType } from '../ssh/index.js';
 import type { KeysStep } from './model.js';
+
+/** The rotation machinery (and the local tools it starts), loaded only by a play that has a keys step: every play would pay for it at start. */
+const hostkeys = () => import('../hostkeys/index.js');
 
 export const KEYS_KEYS = ['cloned-only', 'types', 'restart-command', 'confirm-with', 'journal', 'revoke'] as const;
 
@@ -76,6 +79,7 @@ export async function rotateStep(a: KeysStep, guests: RotateTarget[], o: Rotatio
   if (o.check) return previewRotation(a, guests, o);
   let report;
   try {
+    const { rotateFleet } = await hostkeys();
     report = await rotateFleet({
       targets: guests, knownHostsPath: o.knownHostsPath, journalPath: journalOf(a, o.knownHostsPath), credentials: o.credentials,
       connectTimeoutMs: o.connectTimeoutMs, commandTimeoutMs: o.commandTimeoutMs ?? 120_000, fanout: o.fanout, types: a.types,
@@ -107,6 +111,7 @@ export async function rotateStep(a: KeysStep, guests: RotateTarget[], o: Rotatio
 /** --check: one scan, the same choice of guests as the rotation; nothing is written anywhere. */
 async function previewRotation(a: KeysStep, guests: RotateTarget[], o: RotationContext): Promise<Map<string, KeysOutcome>> {
   const out = new Map<string, KeysOutcome>();
+  const { scanFleet } = await hostkeys();
   const { scans, groups } = await scanFleet(guests, await loadKnownHosts(o.knownHostsPath), { fanout: o.fanout, timeoutMs: o.connectTimeoutMs, signal: o.signal });
   const byHost = new Map(scans.map((s) => [s.host, s]));
   for (const g of guests) {
