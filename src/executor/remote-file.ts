@@ -8,38 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import type { SshConnection } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
-import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, tempPrefix, type Existing } from './remote-steps.js';
+import { cleanup, failed, metadataToFix, overFreshConnection, OWNER, parseProbe, probeScript, remote, sha256, step, tempPrefix, type Existing, type WritePlan, type WriteRemoteOptions, type WriteRemoteOutcome } from './remote-steps.js';
+
+export type { WriteRemoteOptions, WriteRemoteOutcome } from './remote-steps.js';
 import { sftpWriteUsable, writeOverSftp } from './remote-sftp.js';
 import { writeStreamed } from './remote-stream.js';
 
 export interface ReadRemoteOptions {
   sudo?: boolean;
   timeoutMs?: number;
-}
-
-export interface WriteRemoteOptions {
-  sudo?: boolean;
-  /** Permission bits of the new file; default: the old file's, or 0666 less the guest's umask. */
-  mode?: number;
-  /** `user`, `user:group` or `:group`; default: the old file's owner under sudo, else the login user. */
-  owner?: string;
-  /** Keep the previous version as `<path>.fleet-bak-<suffix>` (a hard link to the old file). */
-  backup?: boolean;
-  /** Suffix for the backup; default: a UTC timestamp (pass one per run so all guests agree). */
-  backupSuffix?: string;
-  /** Per remote command run along the way. */
-  timeoutMs?: number;
-  /**
-   * `auto` (default): SFTP as the login user (the stream when the guest has no usable SFTP server);
-   * under sudo `stream` up to STREAM_MAX bytes, `sftp` above.
-   */
-  transfer?: 'auto' | 'stream' | 'sftp';
-}
-
-export interface WriteRemoteOutcome {
-  changed: boolean;
-  /** Path of the backup, when one was made. */
-  backup?: string;
 }
 
 /**
@@ -108,13 +85,6 @@ export async function verifyRemoteFile(
   } catch (err) {
     return { error: (err as Error).message };
   }
-}
-
-export interface WritePlan {
-  want: string;
-  beside: string;
-  backupPath: string;
-  withStat: boolean;
 }
 
 /** The SFTP transfer: a check command, the upload, then a rename (or, under sudo, `install` and `mv`). */

@@ -8,8 +8,7 @@ import { posix } from 'node:path';
 import type { SshConnection } from '../ssh/index.js';
 import { shellQuote as q } from './command.js';
 import { StepError } from './errors.js';
-import type { WritePlan, WriteRemoteOptions, WriteRemoteOutcome } from './remote-file.js';
-import { failed, metadataToFix, remote, STALE_TEMP_MINUTES, step, stepError, tempPrefix, type Existing } from './remote-steps.js';
+import { failed, metadataToFix, remote, STALE_TEMP_MINUTES, step, stepError, tempPrefix, type Existing, type WritePlan, type WriteRemoteOptions, type WriteRemoteOutcome } from './remote-steps.js';
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;

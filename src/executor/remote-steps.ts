@@ -6,6 +6,40 @@ import { SshConnection, type ExecResult } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
 import { StepError } from './errors.js';
 
+/** How a guest file is written (writeRemoteFile's options). */
+export interface WriteRemoteOptions {
+  sudo?: boolean;
+  /** Permission bits of the new file; default: the old file's, or 0666 less the guest's umask. */
+  mode?: number;
+  /** `user`, `user:group` or `:group`; default: the old file's owner under sudo, else the login user. */
+  owner?: string;
+  /** Keep the previous version as `<path>.fleet-bak-<suffix>` (a hard link to the old file). */
+  backup?: boolean;
+  /** Suffix for the backup; default: a UTC timestamp (pass one per run so all guests agree). */
+  backupSuffix?: string;
+  /** Per remote command run along the way. */
+  timeoutMs?: number;
+  /**
+   * `auto` (default): SFTP as the login user (the stream when the guest has no usable SFTP server);
+   * under sudo `stream` up to STREAM_MAX bytes, `sftp` above.
+   */
+  transfer?: 'auto' | 'stream' | 'sftp';
+}
+
+export interface WriteRemoteOutcome {
+  changed: boolean;
+  /** Path of the backup, when one was made. */
+  backup?: string;
+}
+
+/** What the writer decided before the transfer: the wanted SHA-256, the temporary and backup paths. */
+export interface WritePlan {
+  want: string;
+  beside: string;
+  backupPath: string;
+  withStat: boolean;
+}
+
 export const OWNER = /^(?:[A-Za-z0-9_][A-Za-z0-9._-]*)?(?::[A-Za-z0-9_][A-Za-z0-9._-]*)?$/;
 
 export interface Existing {

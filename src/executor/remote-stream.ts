@@ -8,8 +8,7 @@
 import type { ExecResult, SshConnection } from '../ssh/index.js';
 import { shellQuote as q, wrapSudo } from './command.js';
 import { StepError } from './errors.js';
-import type { WritePlan, WriteRemoteOptions, WriteRemoteOutcome } from './remote-file.js';
-import { cleanup, failed, metadataToFix, parseProbe, probeScript, stepError } from './remote-steps.js';
+import { cleanup, failed, metadataToFix, parseProbe, probeScript, stepError, type WritePlan, type WriteRemoteOptions, type WriteRemoteOutcome } from './remote-steps.js';
 
 const READY = 'fleet-ready\n';
 const RECEIVED = 'fleet-received\n';
