@@ -8,7 +8,7 @@ import { OutputCapture, readRemoteFile, shellQuote as q, StepError, wrapSudo, wr
 import { unifiedDiff } from '../schedule/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import type { HostStatus } from '../executor/index.js';
-import { APPLIED, applyCommand, applyResult, ONE_TRIP_MAX, previewCommand, previewResult, SHELL_FILE_MAX, writeThroughShell, type FileResult, type ShellFile } from './file-step.js';
+import { APPLIED, applyCommand, applyResult, ONE_TRIP_MAX, previewCommand, previewResult, SHELL_FILE_MAX, writeThroughShell, type FileResult, type FileWrite, type ShellFile } from './file-step.js';
 import { skipWords, type Guards } from './guards.js';
 import type { GuestShells, ShellCommand, ShellResult } from './guest-shell.js';
 
@@ -141,16 +141,6 @@ async function runOwnCommand(c: ActionContext, command: string, stdin?: Buffer):
   throw new ActionError(`${r.signal ? `killed by signal ${r.signal}` : `exit status ${r.exitCode}`}${said ? `: ${said}` : ''}`, 'failed', outcome);
 }
 
-export interface FileWrite {
-  dest: string;
-  data: Buffer;
-  mode?: number;
-  owner?: string;
-  backup: boolean;
-  backupSuffix: string;
-  /** A command with `%s`, run against a temporary copy of the new bytes before they are installed. */
-  validate?: string;
-}
 
 /** A file of up to ONE_TRIP_MAX bytes as one shell action: checked, and written where it differs. */
 export function writeFileAction(c: ActionContext, f: FileWrite): ShellAction | undefined {

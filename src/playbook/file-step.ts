@@ -12,7 +12,6 @@ import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
 import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
-import type { FileWrite } from './actions.js';
 import { inSubshell, type Guards } from './guards.js';
 import { STAT_FORMAT, type GuestShell, type ShellCommand, type ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
@@ -23,7 +22,19 @@ export const SHELL_FILE_MAX = 4 << 20;
 const PREVIEW_MAX = 1 << 20;
 const KEEP = 64 << 10;
 
-/** A file step's write (actions.ts's FileWrite) as the guest's shell makes it. */
+/** What a push or template step writes on a guest. */
+export interface FileWrite {
+  dest: string;
+  data: Buffer;
+  mode?: number;
+  owner?: string;
+  backup: boolean;
+  backupSuffix: string;
+  /** A command with `%s`, run against a temporary copy of the new bytes before they are installed. */
+  validate?: string;
+}
+
+/** A file step's write as the guest's shell makes it. */
 export interface ShellFile extends FileWrite {
   /** Whether the shell is root's: then a file with no owner given keeps its old one. */
   root: boolean;

@@ -15,8 +15,9 @@ import type { JobPlan } from '../schedule/index.js';
 import type { SshConnection } from '../ssh/index.js';
 import {
   ActionError, commandAction, previewFile, previewFileAction, runCommand, testConditions, wouldRunAction, writeFile, writeFileAction,
-  type ActionContext, type ActionOutcome, type FileWrite, type ShellAction,
+  type ActionContext, type ActionOutcome, type ShellAction,
 } from './actions.js';
+import type { FileWrite } from './file-step.js';
 import { runCron } from './actions-cron.js';
 import { guardScript, skipReason } from './guards.js';
 import { changedVar, GuestShells, type ShellResult } from './guest-shell.js';
