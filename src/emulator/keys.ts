@@ -64,9 +64,7 @@ function opensshPrivate(type: string, pubBlob: Buffer, privFields: Buffer, comme
 /** A fresh key pair without spawning ssh-keygen: ~0.1 ms for ed25519 instead of a process. */
 export function generateHostKey(type: 'ed25519' | 'ecdsa', comment: string): KeyPairText {
   if (type === 'ed25519') {
-    const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-    const seed = Buffer.from(jwk.d!, 'base64url');
-    const pub = Buffer.from(jwk.x!, 'base64url');
+    const { seed, pub } = ed25519Raw();
     const blob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
     const fields = Buffer.concat([sshString(pub), sshString(Buffer.concat([seed, pub]))]);
     return {
@@ -74,10 +72,30 @@ export function generateHostKey(type: 'ed25519' | 'ecdsa', comment: string): Key
       publicKey: `ssh-ed25519 ${blob.toString('base64')} ${comment}`,
     };
   }
-  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
-  const q = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+  const { d, q } = p256Raw();
   const t = 'ecdsa-sha2-nistp256';
   const blob = Buffer.concat([sshString(t), sshString('nistp256'), sshString(q)]);
-  const fields = Buffer.concat([sshString('nistp256'), sshString(q), sshMpint(Buffer.from(jwk.d!, 'base64url'))]);
+  const fields = Buffer.concat([sshString('nistp256'), sshString(q), sshMpint(d)]);
   return { privateKey: opensshPrivate(t, blob, fields, comment), publicKey: `${t} ${blob.toString('base64')} ${comment}` };
+}
+
+// The raw numbers are read from DER, not from a JWK export: Node exports a freshly generated key as a
+// JWK while holding the key's lock and allocating, and a garbage collection that then frees the job
+// which generated the key waits on that same lock, hanging the process for good.
+
+/** An Ed25519 seed and public key: the last 32 bytes of their PKCS#8 and SPKI encodings. */
+function ed25519Raw(): { seed: Buffer; pub: Buffer } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  if (der.length !== 48 || spki.length !== 44) throw new Error('unexpected Ed25519 key encoding');
+  return { seed: der.subarray(16), pub: spki.subarray(12) };
+}
+
+/** A P-256 private scalar and public point (04 || x || y), read from their SEC1 encoding. */
+function p256Raw(): { d: Buffer; q: Buffer } {
+  const der = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'der' });
+  // SEQUENCE { 1, OCTET STRING (32) d, [0] curve, [1] BIT STRING 00 04 x y }
+  if (der.length !== 121 || der[5] !== 0x04 || der[6] !== 0x20 || der[der.length - 65] !== 0x04) throw new Error('unexpected P-256 key encoding');
+  return { d: der.subarray(7, 39), q: der.subarray(der.length - 65) };
 }
