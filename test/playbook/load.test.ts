@@ -1,8 +1,8 @@
 // Playbook parsing and validation: every problem reported with file:line:column, hints for typos.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { formatIssue, parsePlaybook } from '../../src/playbook/index.js';
 
 const issuesOf = (text: string, file = 'pb.yaml') => parsePlaybook(text, file).issues.map(formatIssue);
@@ -57,6 +57,7 @@ describe('parsePlaybook', () => {
 
   it('reads script and src files relative to the playbook, and names a missing one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleet-pb-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'fix.sh'), 'echo fixed\n');
     writeFileSync(join(dir, 'app.conf.tmpl'), 'name={{ host }}\n');
     const ok = parsePlaybook('steps:\n  - script: fix.sh\n  - template: {src: app.conf.tmpl, dest: /etc/app.conf}\n', join(dir, 'pb.yaml'));
