@@ -1,32 +1,20 @@
 // `cron apply` and `keys rotate` record the guests they did not succeed on, as run/push/play do:
 // `-l @failed` / `--rerun failed` then select exactly those (failed, unreachable, refused, and those
 // a batch stop left unstarted), and the summary says how to retry.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rerunFile } from '../../src/cli/rerun.js';
 import { fleet, jsonLines } from './cli-harness.js';
 import { useFleet } from '../helpers/emulator.js';
+import { recordedHosts, usePrivateStateHome } from './rerun-state.js';
 import { adminKnownHosts } from '../hostkeys/helpers.js';
 
 const F = useFleet({ guests: 6, subnet: '127.208.0.0/24', port: 2222 });
 const sel = () => ['-i', F().emu.inventoryPath, '--identity', F().emu.clientKeyPath, '--connect-timeout', '10'];
-let stateHome: string;
-const oldState = process.env.XDG_STATE_HOME;
-
-beforeAll(() => {
-  stateHome = mkdtempSync(join(tmpdir(), 'fleet-state-'));
-  process.env.XDG_STATE_HOME = stateHome;
-});
-afterAll(() => {
-  if (oldState === undefined) delete process.env.XDG_STATE_HOME;
-  else process.env.XDG_STATE_HOME = oldState;
-  rmSync(stateHome, { recursive: true, force: true });
-});
+usePrivateStateHome();
 beforeEach(async () => F().emu.clearFaults());
 
-const recorded = () => readFileSync(rerunFile(F().emu.inventoryPath), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+const recorded = () => recordedHosts(F().emu.inventoryPath);
 /** What `-l @failed` selects now, as `fleet inventory` expands it. */
 const atFailed = async () => jsonLines((await fleet('inventory', '-i', F().emu.inventoryPath, '-F', 'none', '-l', '@failed', '--json')).out).map((x) => x.name);
 const JOB = ['--job', 'nightly', '--command', 'true', '--window', '01:00-02:00', '--cap', '6', '--yes'];

@@ -1,31 +1,18 @@
 // Output that round-trips: every run records the guests it did not succeed on (failed, unreachable,
 // never started) for `--rerun failed` / `-l @failed`; a rolling run that stops says which batch, why
 // and how to resume; --retries reconnects but never repeats a command; plain progress lines for logs.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { rerunFile } from '../../src/cli/rerun.js';
 import { fleet, jsonLines, statuses } from './cli-harness.js';
 import { useFleet } from '../helpers/emulator.js';
+import { recordedHosts, usePrivateStateHome } from './rerun-state.js';
 
 const F = useFleet({ guests: 6, subnet: '127.177.0.0/24', port: 2222 });
 const sel = () => ['-i', F().emu.inventoryPath, '--identity', F().emu.clientKeyPath, '--connect-timeout', '5'];
-let stateHome: string;
-const oldState = process.env.XDG_STATE_HOME;
-
-beforeAll(() => {
-  stateHome = mkdtempSync(join(tmpdir(), 'fleet-state-'));
-  process.env.XDG_STATE_HOME = stateHome;
-});
-afterAll(() => {
-  if (oldState === undefined) delete process.env.XDG_STATE_HOME;
-  else process.env.XDG_STATE_HOME = oldState;
-  rmSync(stateHome, { recursive: true, force: true });
-});
+usePrivateStateHome();
 beforeEach(async () => F().emu.clearFaults());
 
-const recorded = () => readFileSync(rerunFile(F().emu.inventoryPath), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+const recorded = () => recordedHosts(F().emu.inventoryPath);
 
 describe('the guests a run did not succeed on', () => {
   it('are recorded and named; --rerun failed and -l @failed act on exactly them', async () => {
