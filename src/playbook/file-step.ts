@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
 import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
-import { inSubshell, type Guards } from './guards.js';
+import { inSubshell, runsInShell, type Guards } from './guards.js';
 import { STAT_FORMAT, type GuestShell, type ShellCommand, type ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
@@ -208,20 +208,44 @@ function installScript(f: ShellFile, want: string, backup: string | undefined, e
     'd=${t%/*}',
     '[ -d "$d" ] || { echo "no such directory: $d" >&2; exit 1; }',
     keep,
-    // A subshell (a fork, no exec): noclobber and the umask are for this file only, not the validator.
-    `(set -C;${umask ? ` ${umask}` : ''} ${inline ? `printf %s ${q(f.data.toString('latin1'))}` : 'base64 -d'} > "$t") || exit 1`,
+    writeTemp(inline ? `printf %s ${q(f.data.toString('latin1'))}` : 'base64 -d', umask),
     !inline && `[ "$(sha256sum < "$t")" = "${want}  -" ] || { echo 'received bytes do not match the SHA-256 sent' >&2; exit 1; }`,
     f.mode !== undefined ? (byUmask ? '' : `chmod ${f.mode.toString(8)} "$t" || exit 1`) : ifExists('chmod "$1" "$t" || exit 1'),
     owner === '=' ? ifExists('chown -- "$2" "$t" || exit 1')
       : owner === '-' ? '' : `chown -- ${q(owner)} "$t" || exit 1`,
-    f.validate !== undefined &&
-      `( ${f.validate.replaceAll('%s', '"$t"')} ) >&2 </dev/null; v=$?; if [ "$v" != 0 ]; then echo "refused $v"; exit 1; fi`,
+    f.validate !== undefined && `${validator(f.validate)} >&2 </dev/null; v=$?; if [ "$v" != 0 ]; then echo "refused $v"; exit 1; fi`,
     backup && (exists === undefined
       ? `if [ -n "$e" ]; then ln -- "$f" ${q(backup)} || exit 1; echo backup; fi`
       : `if [ -e "$f" ] || [ -L "$f" ]; then ln -- "$f" ${q(backup)} || exit 1; fi`),
     'mv -f -- "$t" "$f" || exit 1',
     'trap - EXIT',
   ].filter(Boolean).join('\n');
+}
+
+/**
+ * Shell text writing the output of `writer` to the new temporary file `$t`: noclobber (`$t` must be
+ * new) and the umask (`umask`, shell text: the new file's mode) hold for this write only, not for the
+ * validator after it. Both are set and put back in the install script's own shell, the umask it had
+ * read from /proc/self/status (a fork less than a subshell per file); where that cannot be read, in
+ * a subshell.
+ */
+function writeTemp(writer: string, umask: string): string {
+  if (!umask) return `set -C; ${writer} > "$t"; w=$?; set +C; [ "$w" = 0 ] || exit 1`;
+  return [
+    `fleet_write() { ${writer}\n}`,
+    'u=; { read -r _ _ && read -r _ u; } </proc/self/status 2>/dev/null',
+    `case $u in 0[0-7][0-7][0-7]) set -C; ${umask} fleet_write > "$t"; w=$?; set +C; umask "$u";; *) (set -C; ${umask} fleet_write > "$t"); w=$?;; esac`,
+    '[ "$w" = 0 ] || exit 1',
+  ].join('\n');
+}
+
+/**
+ * The validator run against the temporary file `$t`: in the install script's shell itself when it
+ * cannot change that shell (runsInShell: `visudo -cf "$t"`, a fork less), else in a subshell.
+ */
+function validator(command: string): string {
+  const text = command.replaceAll('%s', '"$t"');
+  return runsInShell(text) ? `{ hash -r 2>/dev/null; ${text}\n}` : `( ${text} )`;
 }
 
 /** --check: the command reading what the file holds now (previewResult compares it); the conditions tested in the same command. */

@@ -60,18 +60,141 @@ export const inSubshell = (command: string) => `( eval ${q(command)} )`;
 const PLAIN_BUILTIN = /^(?:test|\[|echo|printf|true|false)(?: +[A-Za-z0-9_./@%+,:=!\]-]+)*(?: +2?>>? *[A-Za-z0-9_./@%+,:=-]+)? *$/;
 
 /**
- * A simple command of plain words (`uname -r`, `mkdir -p /srv/app`, `date >> /var/log/x`), not a
- * reserved word: it cannot break the shell's syntax, so it goes in a subshell as it is, which execs
- * it (dash forks again for a command that eval runs).
+ * Words a command must not start with to run in the shell itself: reserved words and the built-ins
+ * of dash, bash and busybox ash other than the few that only read or print (test, [, echo, printf,
+ * true, false). Each of these can end the shell, change what the next step sees (cd, umask, set,
+ * trap, read, a variable) or run text the check below has not seen (eval, ., command, exec).
  */
-const PLAIN_COMMAND = new RegExp(
-  '^(?!(?:if|then|else|elif|fi|do|done|case|esac|while|until|for|in)(?: |$))[A-Za-z0-9_./@%+,:=-][A-Za-z0-9_./@%+,:=!\\]-]*' +
-  '(?: +[A-Za-z0-9_./@%+,:=!\\]-]+)*(?: +[0-2]?(?:>>?|<) *[A-Za-z0-9_./@%+,:=-]+)* *$');
+const SHELL_OWN = new Set([
+  'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in', 'function', 'select', 'time', '!', '{', '}', '[[', ']]',
+  '.', ':', 'alias', 'bg', 'bind', 'break', 'builtin', 'caller', 'cd', 'chdir', 'command', 'compgen', 'complete', 'compopt', 'continue', 'declare',
+  'dirs', 'disown', 'enable', 'eval', 'exec', 'exit', 'export', 'fc', 'fg', 'getopts', 'hash', 'help', 'history', 'jobs', 'kill', 'let', 'local',
+  'logout', 'mapfile', 'popd', 'pushd', 'pwd', 'read', 'readarray', 'readonly', 'return', 'set', 'shift', 'shopt', 'source', 'suspend', 'times',
+  'trap', 'type', 'typeset', 'ulimit', 'umask', 'unalias', 'unset', 'wait',
+]);
+const COMMAND_WORD = /^[A-Za-z0-9_./@%+,:-]+$/;
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
-/** `command` as a group in the shell itself when it is a plain built-in, else in a subshell. */
+/**
+ * The words of `text` when it is a list (`;`, `&&`, `||`, newlines) of pipelines of simple commands
+ * and nothing else: words of plain characters, single quotes, double quotes holding no expansion but
+ * `$NAME`, `$NAME` itself; redirections to a file or a descriptor. Anything else (backslashes,
+ * backquotes, `$(`, `${`, subshells, groups, here-documents, `&`, comments) gives undefined: the shell
+ * would have to parse it to know what it does. Each command is a list of its words, a separator `;`.
+ */
+function simpleCommands(text: string): string[][] | undefined {
+  const commands: string[][] = [[]];
+  let words = 0; // words of the current command (redirection targets are not counted)
+  let afterOp = false; // the last token was |, && or || (a command must follow)
+  const end = (sep: string) => {
+    if (sep === '\n') {
+      // A newline ends a command, or is a line break after an operator (which still wants its command).
+      if (words) commands.push([]);
+      words = 0;
+      return true;
+    }
+    if (!words) return false; // `;`, `|`, `&&`, `||` need a command before them
+    commands.push([]);
+    words = 0;
+    afterOp = sep !== ';';
+    return true;
+  };
+  let i = 0;
+  const word = (): string | undefined => {
+    let w = '';
+    const start = i;
+    while (i < text.length) {
+      const c = text[i]!;
+      if (' \t\n;&|<>'.includes(c)) break;
+      if (c === "'") {
+        const close = text.indexOf("'", i + 1);
+        if (close < 0) return undefined;
+        w += text.slice(i, close + 1);
+        i = close + 1;
+      } else if (c === '"') {
+        let j = i + 1;
+        for (; j < text.length && text[j] !== '"'; j++) {
+          const d = text[j]!;
+          if (d === '\\' || d === '`') return undefined;
+          if (d === '$' && !/[A-Za-z_]/.test(text[j + 1] ?? '')) return undefined;
+        }
+        if (j >= text.length) return undefined;
+        w += text.slice(i, j + 1);
+        i = j + 1;
+      } else if (c === '$') {
+        if (!/[A-Za-z_]/.test(text[i + 1] ?? '')) return undefined;
+        w += c;
+        i++;
+      } else {
+        if ('\\`(){}'.includes(c) || c < ' ' || c === '\x7f' || (c === '#' && i === start)) return undefined;
+        w += c;
+        i++;
+      }
+    }
+    return w || undefined;
+  };
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t') {
+      i++;
+    } else if (c === '\n' || c === ';') {
+      if (text[i + 1] === ';' || (c === ';' && afterOp) || !end(c === ';' ? ';' : '\n')) return undefined;
+      i++;
+    } else if (text.startsWith('&&', i) || text.startsWith('||', i) || (c === '|' && text[i + 1] !== '&')) {
+      if (!end(c === '|' && text[i + 1] !== '|' ? '|' : '&&')) return undefined;
+      i += c === '|' && text[i + 1] !== '|' ? 1 : 2;
+    } else if (/^[0-9]?(?:>>|>&|<&|>|<)/.test(text.slice(i, i + 3))) {
+      const m = /^([0-9]?)(>>|>&|<&|>|<)/.exec(text.slice(i, i + 3))!;
+      i += m[0].length;
+      if (text[i] === '|' || text[i] === '>' || text[i] === '<' || text[i] === '&') return undefined; // >|, <>, <<, >&&
+      if (m[2].endsWith('&')) {
+        const fd = /^(?:[0-9]|-)(?=[ \t\n;|&]|$)/.exec(text.slice(i));
+        if (!fd) return undefined;
+        i += fd[0].length;
+      } else {
+        while (text[i] === ' ' || text[i] === '\t') i++;
+        if (word() === undefined) return undefined;
+      }
+      afterOp = false;
+    } else if (c === '&') {
+      return undefined; // a background job, or `&>`
+    } else {
+      const w = word();
+      if (w === undefined) return undefined;
+      commands.at(-1)!.push(w);
+      words++;
+      afterOp = false;
+    }
+  }
+  if (afterOp) return undefined;
+  return commands.filter((c) => c.length);
+}
+
+/**
+ * Whether `command` may run in the guest's shell itself rather than in a subshell, with the same
+ * effect: a list of pipelines of simple commands (simpleCommands) whose command words are programs
+ * or read-only built-ins, never a function of fleet's own. Such a command cannot break the shell's
+ * syntax, end it or leave anything behind for the next step, and the shell starts its programs as
+ * it would from a script (vfork and exec) instead of forking itself first. Assignments before a
+ * program are allowed (they are for that program); an assignment alone is not.
+ */
+export function runsInShell(command: string): boolean {
+  const commands = simpleCommands(command);
+  if (!commands?.length) return false;
+  return commands.every((words) => {
+    const name = words.find((w) => !ASSIGNMENT.test(w));
+    return name !== undefined && COMMAND_WORD.test(name) && !SHELL_OWN.has(name) && !name.startsWith('fleet_');
+  });
+}
+
+/**
+ * `command` as a group in the shell itself when it is a plain built-in or runs there with the same
+ * effect (runsInShell: its programs started afresh from PATH, as a new shell would), else in a
+ * subshell that parses it with eval.
+ */
 export function inShell(command: string): string {
   if (PLAIN_BUILTIN.test(command)) return `{ ${command}\n}`;
-  return PLAIN_COMMAND.test(command) ? `( ${command} )` : inSubshell(command);
+  return runsInShell(command) ? `{ hash -r 2>/dev/null; ${command}\n}` : inSubshell(command);
 }
 
 /**

@@ -3,7 +3,7 @@
 // guest process at all (counted by the guest's PID namespace: /proc/sys/kernel/ns_last_pid). Also
 // what that must keep: nothing a step does (cd, variables, umask, exit, a syntax error) reaches the
 // next step or ends the shell; a changed file gets exactly its mode.
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useFleet } from '../helpers/emulator.js';
@@ -47,6 +47,36 @@ describe('steps in the guest shell', () => {
     expect(steps.map((s: any) => s.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok']);
     // Only the second `cat` started a process (its subshell execs it): a shell per step would be 5 more.
     expect(Number(steps[6].stdout) - Number(steps[0].stdout)).toBe(1);
+  });
+
+  it('starts no more guest processes than a script would: programs, pipelines and validators in the shell itself', async () => {
+    const pb = book([
+      'steps:',
+      '  - run: echo 0 > /tmp/clob',
+      `  - run: ${LAST_PID}`,
+      '    register: before',
+      '    check: safe',
+      '  - run: head -c 10 /dev/zero | wc -c > /tmp/count',
+      '  - template: {content: "a=1\\n", dest: /tmp/v.conf, mode: "0644", validate: "sh -c \'umask > /tmp/um\' && printf 1 > /tmp/clob && grep -q a= %s"}',
+      '  - push: {content: "b\\n", dest: /tmp/plain}',
+      `  - run: ${LAST_PID}`,
+      '    register: after',
+      '    check: safe',
+    ].join('\n'));
+    const r = await fleet('play', ...sel(), 'guest002', '--json', pb);
+    expect(r.code, r.out + r.err).toBe(0);
+    const steps = jsonLines(r.out)[0]!.steps;
+    // head and wc; the file's check-and-install subshell, the validator's sh and grep, its mv; the
+    // plain file's subshell and mv; the last cat. A subshell per step, per validator and per write
+    // made it 12.
+    expect(Number(steps[5].stdout) - Number(steps[1].stdout)).toBe(2 + 4 + 2 + 1);
+    const guest = (p: string) => readFileSync(join(F().emu.guests[1]!.cfg.dir, 'tmp', p), 'utf8');
+    expect(guest('count')).toBe('10\n');
+    expect(guest('v.conf')).toBe('a=1\n');
+    expect((statSync(join(F().emu.guests[1]!.cfg.dir, 'tmp', 'v.conf')).mode & 0o777).toString(8)).toBe('644');
+    // The validator ran with the shell's own umask and without noclobber (both were for the write only).
+    expect(guest('um')).toBe('0022\n');
+    expect(guest('clob')).toBe('1');
   });
 
   it('keeps steps apart: cd, variables, umask, exit and a syntax error stay in their step; the shell lives on', async () => {
