@@ -3,7 +3,7 @@
 // node_modules at install time. Strict: the installed version must be the one named, every hunk
 // must match exactly (no fuzz), and anything else stops the install with one line on stderr.
 // Running it again over an already patched tree changes nothing.
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,8 +99,10 @@ function applyPatch(patchFile) {
   let dir;
   let installed;
   try {
-    // Resolved as the project's code resolves it (hoisted or not).
-    const manifest = createRequire(join(root, 'package.json')).resolve(`${name}/package.json`);
+    // Looked up as the project's code looks it up (hoisted or not); found by directory, since a
+    // package's "exports" may not list its package.json.
+    const lookup = createRequire(join(root, 'package.json')).resolve.paths(name) ?? [];
+    const manifest = lookup.map((d) => join(d, name, 'package.json')).find((p) => existsSync(p));
     dir = dirname(manifest);
     installed = JSON.parse(readFileSync(manifest, 'utf8')).version;
   } catch {
