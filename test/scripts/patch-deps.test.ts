@@ -18,6 +18,12 @@ const files = (): File[] => parseDiff(PATCH);
 const installed = (path: string) => readFileSync(join(REPO, 'node_modules/ssh2', path), 'utf8');
 /** ssh2 as published: the installed (patched) file with the patch taken out. */
 const pristine = (f: File) => applyFile(installed(f.path), { ...f, hunks: f.hunks.map((h) => ({ old: h.new, new: h.old })) });
+// The other patch, ML-KEM's hashing in @noble/post-quantum: a scoped package whose "exports" do not list its package.json.
+const PQ = 'node_modules/@noble/post-quantum';
+const PQ_FILES = ['_crystals.js', 'ml-kem.js'];
+const pqFiles = (): File[] => parseDiff(readFileSync(join(REPO, 'patches/@noble+post-quantum+0.7.1.patch'), 'utf8'));
+const pqInstalled = (path: string) => readFileSync(join(REPO, PQ, path), 'utf8');
+const pqPristine = (f: File) => applyFile(pqInstalled(f.path), { ...f, hunks: f.hunks.map((h) => ({ old: h.new, new: h.old })) });
 
 let root: string | undefined;
 afterEach(() => {
@@ -35,6 +41,9 @@ function project(version: string, content: (f: File) => string): string {
   mkdirSync(join(root, 'node_modules/ssh2/lib/protocol'), { recursive: true });
   writeFileSync(join(root, 'node_modules/ssh2/package.json'), JSON.stringify({ name: 'ssh2', version, main: './lib/index.js' }));
   for (const f of files()) writeFileSync(join(root, 'node_modules/ssh2', f.path), content(f));
+  mkdirSync(join(root, PQ), { recursive: true });
+  cpSync(join(REPO, PQ, 'package.json'), join(root, PQ, 'package.json'));
+  for (const f of pqFiles()) writeFileSync(join(root, PQ, f.path), pqPristine(f));
   return root;
 }
 
@@ -44,17 +53,21 @@ describe('patch-deps', () => {
   it('touches the files of ssh2 that carry the key exchange, the public-key login, SFTP writes, packet buffers, host key parsing, channel teardown and what loads at start-up', () => {
     expect(files().map((f) => f.path).sort()).toEqual([...FILES].sort());
     for (const f of files()) expect(pristine(f)).not.toContain('mlkem768x25519-sha256');
+    expect(pqFiles().map((f) => f.path).sort()).toEqual([...PQ_FILES].sort());
+    for (const f of pqFiles()) expect(pqPristine(f)).not.toContain('createHash');
   });
 
   it('patches the published ssh2 1.17.0 into what is installed, then finds it applied', async () => {
     const dir = project('1.17.0', pristine);
     const first = await run(dir);
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(first.stdout).toBe('patches/ssh2+1.17.0.patch: applied');
+    expect(first.stdout).toBe('patches/@noble+post-quantum+0.7.1.patch: applied\npatches/ssh2+1.17.0.patch: applied');
     for (const path of FILES) expect(readFileSync(join(dir, 'node_modules/ssh2', path), 'utf8')).toBe(installed(path));
+    for (const path of PQ_FILES) expect(readFileSync(join(dir, PQ, path), 'utf8')).toBe(pqInstalled(path));
     const again = await run(dir);
-    expect(again.stdout).toBe('patches/ssh2+1.17.0.patch: already applied');
+    expect(again.stdout).toBe('patches/@noble+post-quantum+0.7.1.patch: already applied\npatches/ssh2+1.17.0.patch: already applied');
     for (const path of FILES) expect(readFileSync(join(dir, 'node_modules/ssh2', path), 'utf8')).toBe(installed(path));
+    for (const path of PQ_FILES) expect(readFileSync(join(dir, PQ, path), 'utf8')).toBe(pqInstalled(path));
   });
 
   it('fails the install in one line when another ssh2 version is installed', async () => {
