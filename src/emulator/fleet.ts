@@ -89,6 +89,8 @@ export class Emulator {
   private readonly overlays = new OverlayHolder();
   /** Held while this emulator runs: one emulator per state directory. */
   private lock?: FileLock;
+  /** Guests by address, made at the first forward (the fleet is complete by then). */
+  private byAddress?: Map<string, Guest>;
 
   private constructor(
     readonly state: string,
@@ -140,7 +142,9 @@ export class Emulator {
     spreadSubdirectories([join(state, 'guests'), join(state, 'work')]);
     const goldenDir = existsSync(join(state, 'golden', 'etc', 'passwd')) ? join(state, 'golden') : createGoldenImage(state).dir;
     const attackerKeys = [generateHostKey('ed25519', 'mallory').privateKey, generateHostKey('ecdsa', 'mallory').privateKey];
-    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys, hostNetwork: !!opts.hostNetwork };
+    // A guest's forwards reach only this fleet's guests, at their own address and SSH port.
+    const findGuest = (address: string, p: number) => (p === port ? emu.guestAt(address) : undefined);
+    const env = { newRoot: join(state, '.newroot'), masks: [state], hostModel: emu.hostModel, spawner: emu.spawner, attackerKeys, hostNetwork: !!opts.hostNetwork, findGuest };
     try {
       await emu.overlays.start();
       // Every guest's overlay is asked for at once: the holder makes them while this loop goes on.
@@ -179,6 +183,12 @@ export class Emulator {
 
   guestRefs(): GuestRef[] {
     return this.guests.map((g) => ({ index: g.cfg.index, name: g.cfg.name, address: g.cfg.address }));
+  }
+
+  /** The guest at exactly this address (as its listener binds it), if any. */
+  guestAt(address: string): Guest | undefined {
+    this.byAddress ??= new Map(this.guests.map((g) => [g.cfg.address, g]));
+    return this.byAddress.get(address);
   }
 
   guest(nameOrAddress: string): Guest {

@@ -1,15 +1,17 @@
 // One emulated guest: its sshd (an ssh2 Server fed from its own TCP listener on its own loopback
-// address), public-key auth against its own files, sandboxed exec/shell/sftp, its faults, and the
-// control socket its `systemctl restart ssh` talks to.
+// address, and from other guests' forwards to it), public-key auth against its own files, sandboxed
+// exec/shell/sftp, forwards to other guests' sshd (forward.ts), its faults, and the control socket
+// its `systemctl restart ssh` talks to.
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { Transform } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ParsedKey, ServerChannel, ServerConfig, Session } from 'ssh2';
 import { kexAlgorithms } from '../ssh/kex.js';
 import type { Fault, FaultKind } from './faults.js';
+import { forwardChannel, localForwardingAllowed, type ForwardTarget } from './forward.js';
 import { bootMachineId, personalize } from './golden.js';
 import { authorizedKeys, forgetGuestDir, loadHostKeys, lookupUser, readGuest, type GuestUser } from './guest-fs.js';
 import type { HostModel } from './host-model.js';
@@ -43,6 +45,8 @@ export interface GuestEnvironment {
   attackerKeys: string[];
   /** Guests' commands share the host's network namespace instead of each guest having its own. */
   hostNetwork: boolean;
+  /** The fleet's guest whose sshd is at exactly this address and port, if any: where a forward may go. */
+  findGuest(address: string, port: number): Guest | undefined;
 }
 
 export interface GuestStatus {
@@ -55,7 +59,7 @@ export interface GuestStatus {
   faults: Fault[];
 }
 
-export class Guest {
+export class Guest implements ForwardTarget {
   readonly faults = new Map<FaultKind, Fault>();
   private sshd: 'running' | 'stopped' | 'failed' = 'stopped';
   private hostKeys: string[] = [];
@@ -66,7 +70,8 @@ export class Guest {
   private listener?: net.Server;
   private control?: net.Server;
   private statusSocket?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  /** Open connections to its sshd: TCP sockets, and channels other guests forward to it. */
+  private readonly sockets = new Set<Duplex>();
   private readonly processes = new Set<SandboxProcess>();
   private closed = false;
   private booted?: Promise<void>;
@@ -225,7 +230,16 @@ export class Guest {
     }
   }
 
-  private onSocket(sock: net.Socket): void {
+  /** A connection to this guest's SSH port forwarded by another guest (over the fleet's LAN, as it
+   * were): taken exactly as the TCP listener takes one, faults and all; refused (false, nothing
+   * opened) whenever a TCP connection would be. */
+  connect(open: () => Duplex): boolean {
+    if (!this.listener) return false;
+    this.onSocket(open());
+    return true;
+  }
+
+  private onSocket(sock: Duplex): void {
     this.sockets.add(sock);
     sock.once('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
@@ -235,7 +249,7 @@ export class Guest {
     // swapped output.
     const impostor = this.faults.has('hostkey') || (this.faults.has('mitm') && !this.servesBootKeys());
     const server = impostor ? this.attackerServer() : this.sshServer();
-    server.injectSocket(sock);
+    server.injectSocket(sock as net.Socket); // ssh2 uses only its stream side (a forwarded channel has no other)
   }
 
   private sshServer(): InstanceType<typeof Server> {
@@ -260,6 +274,13 @@ export class Guest {
     });
     client.on('ready', () => {
       client.on('session', (accept) => this.onSession(accept(), user!, client));
+      client.on('tcpip', (accept, reject, info) => forwardChannel(client, accept, reject, info, {
+        allowed: () => localForwardingAllowed(readGuest(this.cfg.dir, '/etc/ssh/sshd_config') ?? ''),
+        find: (address, port) => {
+          const g = this.env.findGuest(address, port);
+          return g === this ? undefined : g;
+        },
+      }));
     });
   }
 
@@ -363,7 +384,7 @@ export class Guest {
     }
     onStart(proc);
     const drop = this.faults.get('drop');
-    const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: net.Socket })._sock?.destroy(), drop.ms) : undefined;
+    const dropTimer = drop ? setTimeout(() => (client as unknown as { _sock?: Duplex })._sock?.destroy(), drop.ms) : undefined;
     proc.stdin.on('error', () => {});
     channel.pipe(proc.stdin);
     // Keys are swapped in what commands print; an SFTP stream is binary (the line-wise swap would hold its replies).
