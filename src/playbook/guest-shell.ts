@@ -1,9 +1,10 @@
 // One long-lived shell per guest (and one root shell, opened on the first sudo step) that runs every
 // step of a playbook in turn. A guest command started over SSH costs a channel, a session and a fresh
 // process tree on the guest (on the emulator, a new sandbox: ~3 ms of CPU); a step sent to a shell
-// that is already there costs a fork at most: it runs in a subshell that parses it with eval (nothing
-// leaks from one step to the next, a syntax error or `exit` ends only the subshell), and a step that
-// is a plain built-in (`test -s FILE`) runs in the shell itself (guards.ts: inShell). Starting
+// that is already there costs what it would cost in a script: a step made of programs (`uname -r`,
+// `a | b > f`) runs in the shell itself, a plain built-in (`test -s FILE`) too, with no process, and
+// anything else in a subshell that parses it with eval (nothing leaks from one step to the next, a
+// syntax error or `exit` ends only the subshell): guards.ts, inShell. Starting
 // `sh -c` per step instead cost an exec of the shell each time, the largest part of a converged
 // play's guest CPU. A step's stdin is a here-document or /dev/null (the shell reads ahead on a pipe,
 // so a step must never read the shell's own stdin); it ends with a line carrying a marker and its
