@@ -5,15 +5,11 @@
 import { execa } from 'execa';
 import { EXIT, FleetError } from '../core/index.js';
 import { fingerprintSha256, keyTypeOfBlob, probeTypeOf, type ProbeType } from '../ssh/index.js';
+import type { TargetRecord } from './journal.js';
 import type { KeyRef } from './pins.js';
 
-export interface ConfirmTarget {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  vars?: Record<string, string>;
-}
+/** What the confirmation command is told of a guest: who and where it is, and its inventory variables. */
+export type ConfirmTarget = Pick<TargetRecord, 'name' | 'address' | 'port' | 'user' | 'vars'>;
 
 /** Environment of the confirmation command: the guest and its inventory variables. */
 export function confirmEnv(t: ConfirmTarget, staging?: string): Record<string, string> {

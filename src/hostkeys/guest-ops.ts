@@ -5,27 +5,21 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { shellQuote, wrapSudo } from '../executor/index.js';
 import {
-  probeHostKeys, SshConnection, targetCredentials, type ConnectionTarget, type Credentials, type KnownHosts, type PresentedKey, type ProbeResult, type ProbeType,
+  probeHostKeys, SshConnection, targetCredentials, type Credentials, type KnownHosts, type PresentedKey, type ProbeResult, type ProbeType,
 } from '../ssh/index.js';
 import type { KnownHostsWriter } from './kh-writer.js';
-import { toText, type Journal, type JournalRecord, type StepName } from './journal.js';
+import { toText, type Journal, type JournalRecord, type StepName, type TargetRecord } from './journal.js';
 import { pinsOnly, type KeyRef } from './pins.js';
 
 /** No hop pinned: a routed guest probed without ctx.hopPins fails at its first hop, as it should. */
 const NO_PINS = pinsOnly('', 0, []);
 
 /**
- * A guest to rotate. Its route (jump hosts, ProxyCommand) is taken for every connection and probe of
- * its rotation; its own identity files, when read into RotateContext.identities, are its login.
+ * A guest to rotate: the guest as the journal records it (a resume has only that). Its route is taken
+ * for every connection and probe of its rotation; its own identity files, when read into
+ * RotateContext.identities, are its login.
  */
-export interface RotateTarget extends Partial<Pick<ConnectionTarget, 'jump' | 'proxyCommand' | 'identityFiles' | 'identitiesOnly' | 'identityAgent' | 'knownHostsFiles'>> {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  /** Inventory variables, for the confirmation command's environment. */
-  vars?: Record<string, string>;
-}
+export type RotateTarget = TargetRecord;
 
 export interface RotateContext {
   run: string;

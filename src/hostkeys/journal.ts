@@ -5,7 +5,7 @@
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FleetError, InputError } from '../core/index.js';
-import { acquireLock, LockHeldError, syncDir, type FileLock, type JumpHop } from '../ssh/index.js';
+import { acquireLock, LockHeldError, syncDir, type ConnectionTarget, type FileLock } from '../ssh/index.js';
 import type { KeyRef } from './pins.js';
 
 /** The seven steps of a guest's rotation, and the way back. */
@@ -18,29 +18,29 @@ export interface KeyText {
   key: string;
 }
 
-export interface TargetRecord {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
+/**
+ * A guest as the host key code reaches it, and as a run record of the journal keeps it: a resume has
+ * nothing else to go by, so a rotation uses nothing the journal does not record. Its route (jump, absent:
+ * straight over TCP; proxyCommand) is the one the run reached the guest by: a resume goes the same way,
+ * and refuses a guest the selection now places behind another route (see routeChanges). Its login
+ * (identity files and agent, known_hosts files) is as resolved when the run began; vars are its inventory
+ * variables, for the confirmation command's environment.
+ */
+export interface TargetRecord
+  extends Pick<ConnectionTarget, 'name' | 'address' | 'port' | 'user'>,
+    Partial<Pick<ConnectionTarget, 'jump' | 'proxyCommand' | 'identityFiles' | 'identitiesOnly' | 'identityAgent' | 'knownHostsFiles'>> {
   vars?: Record<string, string>;
-  /**
-   * The route the run reached the guest by (absent: straight over TCP). A resume goes the same way,
-   * and refuses a guest the selection now places behind another route (see routeChanges).
-   */
-  jump?: JumpHop[];
-  proxyCommand?: string;
-  /** Its own login, as resolved when the run began. */
-  identityFiles?: string[];
-  identitiesOnly?: boolean;
-  identityAgent?: string;
-  knownHostsFiles?: string[];
 }
+
+/** The optional fields a record keeps, in the order they are written (the type makes a field added to TargetRecord be listed here). */
+const KEPT: Record<Exclude<keyof TargetRecord, 'name' | 'address' | 'port' | 'user'>, true> = {
+  vars: true, jump: true, proxyCommand: true, identityFiles: true, identitiesOnly: true, identityAgent: true, knownHostsFiles: true,
+};
 
 /** What the journal keeps of a target: where it is, how it is reached and logged into; nothing else the caller's object carries. */
 export function targetRecord(t: TargetRecord): TargetRecord {
   const r: TargetRecord = { name: t.name, address: t.address, port: t.port, user: t.user };
-  for (const k of ['vars', 'jump', 'proxyCommand', 'identityFiles', 'identitiesOnly', 'identityAgent', 'knownHostsFiles'] as const) {
+  for (const k of Object.keys(KEPT) as (keyof typeof KEPT)[]) {
     if (t[k] !== undefined && !(Array.isArray(t[k]) && t[k].length === 0)) (r as unknown as Record<string, unknown>)[k] = t[k];
   }
   return r;
