@@ -6,59 +6,14 @@ import ssh2 from 'ssh2';
 import type { AuthMethod, ClientChannel, ConnectConfig, ParsedKey, PublicKeyAuthMethod, SFTPWrapper } from 'ssh2';
 import { authKey, pinsOf } from './connection-cache.js';
 import { sftpCall, writePipelined } from './connection-sftp.js';
+import { SshError, type ConnectOptions, type Route } from './connection-types.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
 import { hostKeyAlgorithms } from './host-key-order.js';
 import { kexAlgorithms } from './kex.js';
-import { openRoute, type Route } from './jump-route.js';
-import { lookup, verify, type HostKeyVerdict, type KnownHosts } from './known-hosts.js';
-import type { JumpHop } from './target.js';
+import { openRoute } from './jump-route.js';
+import { lookup, verify, type HostKeyVerdict } from './known-hosts.js';
 
 const { Client } = ssh2;
-
-/** Why a connection failed, in the words of the result model. */
-export type ConnectFailure = 'unreachable' | 'timeout' | 'auth-refused' | 'hostkey-refused';
-
-export class SshError extends Error {
-  constructor(
-    message: string,
-    readonly reason: ConnectFailure,
-    readonly host: string,
-    readonly details: { verdict?: HostKeyVerdict; fingerprint?: string; pinned?: string[]; ignored?: string[] } = {},
-  ) {
-    super(message);
-    this.name = 'SshError';
-  }
-}
-
-export interface Credentials {
-  username: string;
-  privateKey?: Buffer;
-  /** Path of an ssh-agent socket (SSH_AUTH_SOCK). */
-  agent?: string;
-}
-
-export interface ConnectOptions {
-  /** Name for messages (inventory name). */
-  name: string;
-  address: string;
-  port: number;
-  knownHosts: KnownHosts;
-  credentials: Credentials;
-  connectTimeoutMs: number;
-  keepaliveIntervalMs?: number;
-  /** known_hosts name the key is pinned under instead of address:port (ssh_config HostKeyAlias). */
-  hostKeyAlias?: string;
-  /** Jump hosts, first hop first: the guest is reached through a direct-tcpip channel of the last. */
-  jump?: JumpHop[];
-  /** Private keys already read (and decrypted), by path: a jump host's identity files are taken from here first. */
-  identities?: ReadonlyMap<string, Buffer>;
-  /** Pins for the jump hosts when they are not in knownHosts (a rotation pins the guest alone). */
-  jumpKnownHosts?: KnownHosts;
-  /** A ProxyCommand (%h %n %p %r %% unexpanded) whose stdin and stdout carry the connection. */
-  proxyCommand?: string;
-  /** What to do about an unpinned key, for its error (default: enrol it with `fleet keys trust`). */
-  enrolAdvice?: string;
-}
 
 export interface ExecOptions {
   stdin?: Buffer | string;
@@ -133,7 +88,7 @@ export class SshConnection {
   static connect(o: ConnectOptions): Promise<SshConnection> {
     let route: Route;
     try {
-      route = openRoute(o);
+      route = routeTo(o);
     } catch (err) {
       return Promise.reject(new SshError(`${o.name} (${o.address}:${o.port}): ${(err as Error).message}`, 'unreachable', o.name));
     }
@@ -484,4 +439,16 @@ export class SshConnection {
     // ssh2 leaves a socket alone once its peer has ended it: then no 'close' would ever fail what is pending.
     this.sock.destroy();
   }
+}
+
+/**
+ * The route to the host of `o`. Its jump hosts are logged into as connections of their own: over the
+ * hop before them, the first one over its own (direct) route.
+ */
+export function routeTo(o: ConnectOptions): Route {
+  return openRoute(o, connectHop);
+}
+
+function connectHop(o: ConnectOptions, over?: Route): Promise<SshConnection> {
+  return over ? SshConnection.connectVia(o, over) : SshConnection.connect(o);
 }

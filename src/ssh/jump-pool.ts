@@ -4,23 +4,35 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { SshConnection, SshError, type ConnectOptions, type Credentials } from './connection.js';
+import { SshError, type ConnectOptions, type Route } from './connection-types.js';
 import type { KnownHosts } from './known-hosts.js';
-import type { JumpHop } from './target.js';
+import type { Credentials, JumpHop } from './target.js';
 
-/** What the hops of one guest's chain share with the guest: pins, credentials, deadline. */
+/** What the pool uses of a hop's connection (an SshConnection). */
+export interface HopConnection {
+  /** A direct-tcpip channel to address:port; rejects with ssh2's error (its `reason` the SSH code). */
+  openChannelTo(address: string, port: number): Promise<Duplex>;
+  onClose(listener: () => void): void;
+  close(): void;
+}
+
+/** Opens a hop's pinned connection: over `over` (a channel of the hop before), else over its own route. */
+export type HopConnect = (o: ConnectOptions, over?: Route) => Promise<HopConnection>;
+
+/** What the hops of one guest's chain share with the guest: pins, credentials, deadline; how a hop is connected. */
 export interface HopContext {
   knownHosts: KnownHosts;
   credentials: Omit<Credentials, 'username'>;
   connectTimeoutMs: number;
   /** Keys already read, by path (an encrypted one decrypted once): looked up before reading a file. */
   identities?: ReadonlyMap<string, Buffer>;
+  connect: HopConnect;
 }
 
 /** One hop's connection, as long as some guest (or a later hop) needs it. */
 export interface JumpEntry {
   hop: JumpHop;
-  conn: Promise<SshConnection>;
+  conn: Promise<HopConnection>;
   refs: number;
   /** The hop before this one, held while this one lives. */
   parent?: JumpEntry;
@@ -124,8 +136,8 @@ export function acquireJump(chain: JumpHop[], ctx: HopContext): JumpEntry {
   const who = `${o.name} (${hop.address}:${hop.port})`;
   const entry: JumpEntry = { hop, key, refs: 1, parent, done: false, conn: undefined as never };
   entry.conn = parent
-    ? SshConnection.connectVia(o, { sock: channelThrough(parent, hop.address, hop.port, who, o.name), before: parent.conn, release: () => {} })
-    : SshConnection.connect(o);
+    ? ctx.connect(o, { sock: channelThrough(parent, hop.address, hop.port, who, o.name), before: parent.conn, release: () => {} })
+    : ctx.connect(o);
   live.set(key, entry);
   entry.conn.then(
     (c) => c.onClose(() => finish(entry)),

@@ -1,23 +1,9 @@
 // How a connection's bytes reach its host: straight over TCP, through a channel of the last jump host
 // of a chain, or through a ProxyCommand's pipes. Every route ends in the same pinned SSH handshake.
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
-import { SshError, type ConnectOptions } from './connection.js';
-import { acquireJump, channelThrough, releaseJump } from './jump-pool.js';
+import { SshError, type ConnectOptions, type Route } from './connection-types.js';
+import { acquireJump, channelThrough, releaseJump, type HopConnect } from './jump-pool.js';
 import { expandProxyCommand, startProxyCommand } from './proxy-command.js';
-
-export interface Route {
-  /** The stream SSH runs over; rejects with an SshError naming the hop that failed. */
-  sock: Promise<Duplex>;
-  /** What must happen first under its own deadline (the jump host's connection); the guest's starts after. */
-  before?: Promise<unknown>;
-  /** Where it stands while the stream is not there yet, for a timeout message (` (waiting for ...)`). */
-  stage?(): string;
-  /** Says more about a failure than ssh2's message (a ProxyCommand's exit status and stderr). */
-  explain?(message: string): Promise<string>;
-  /** Lets go of what the route holds (a jump host's reference, a ProxyCommand); safe to call twice. */
-  release(): void;
-}
 
 function once(f: () => void): () => void {
   let done = false;
@@ -44,10 +30,11 @@ function direct(o: ConnectOptions): Route {
   return { sock, release: () => {} };
 }
 
-function throughJump(o: ConnectOptions): Route {
+function throughJump(o: ConnectOptions, connectHop: HopConnect): Route {
   const who = `${o.name} (${o.address}:${o.port})`;
   const entry = acquireJump(o.jump!, {
     knownHosts: o.jumpKnownHosts ?? o.knownHosts, credentials: o.credentials, connectTimeoutMs: o.connectTimeoutMs, identities: o.identities,
+    connect: connectHop,
   });
   // A hop's failure (unreachable, key refused, auth refused) becomes the guest's, in the hop's words.
   const before = entry.conn.catch((err: unknown) => {
@@ -72,9 +59,12 @@ function throughProxy(o: ConnectOptions): Route {
   };
 }
 
-/** The route for `o`; throws (before anything starts) on a ProxyCommand with an unknown token. */
-export function openRoute(o: ConnectOptions): Route {
-  if (o.jump?.length) return throughJump(o);
+/**
+ * The route for `o`, its jump hosts (if any) logged into with `connectHop`; throws (before anything
+ * starts) on a ProxyCommand with an unknown token.
+ */
+export function openRoute(o: ConnectOptions, connectHop: HopConnect): Route {
+  if (o.jump?.length) return throughJump(o, connectHop);
   if (o.proxyCommand) return throughProxy(o);
   return direct(o);
 }

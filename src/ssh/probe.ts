@@ -4,11 +4,11 @@
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
-import { SshError, type Credentials } from './connection.js';
+import { SshError, type Route } from './connection-types.js';
+import { routeTo } from './connection.js';
 import { fingerprintSha256, keyTypeOfBlob } from './fingerprint.js';
-import { openRoute, type Route } from './jump-route.js';
 import { parseKnownHosts, type KnownHosts } from './known-hosts.js';
-import type { JumpHop } from './target.js';
+import type { Credentials, JumpHop } from './target.js';
 
 const { Client } = ssh2;
 
@@ -103,7 +103,7 @@ export function probeHostKey(o: ProbeOptions, type: ProbeType): Promise<Presente
     let release = () => {};
     let route: Route;
     try {
-      route = openRoute({
+      route = routeTo({
         name: o.via?.name ?? where, address: o.address, port: o.port, knownHosts: o.via?.knownHosts ?? NO_PINS,
         credentials: { ...o.via?.credentials, username: o.via?.user ?? 'fleet-keyscan' }, connectTimeoutMs: o.timeoutMs,
         jump: o.via?.jump, proxyCommand: o.via?.proxyCommand, identities: o.via?.identities,

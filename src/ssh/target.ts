@@ -1,5 +1,12 @@
 // Where and how one guest is reached, resolved from flags, inventory vars, ssh_config and defaults.
-import type { Credentials } from './connection.js';
+
+/** Who a connection logs in as, and with what. */
+export interface Credentials {
+  username: string;
+  privateKey?: Buffer;
+  /** Path of an ssh-agent socket (SSH_AUTH_SOCK). */
+  agent?: string;
+}
 
 /** One jump host of a chain (ProxyJump, --jump, `-J` or a `ssh -W %h:%p` ProxyCommand). */
 export interface JumpHop {
