@@ -72,6 +72,8 @@ export class Guest implements ForwardTarget {
   private statusSocket?: net.Server;
   /** Open connections to its sshd: TCP sockets, and channels other guests forward to it. */
   private readonly sockets = new Set<Duplex>();
+  /** Connections accepted while the `hang` fault held: answered once it is cleared, as by an sshd that wakes up. */
+  private readonly held = new Set<Duplex>();
   private readonly processes = new Set<SandboxProcess>();
   private closed = false;
   private booted?: Promise<void>;
@@ -146,6 +148,11 @@ export class Guest implements ForwardTarget {
     else if (kind) this.faults.delete(kind);
     else this.faults.clear();
     await this.applyListening();
+    if (!this.faults.has('hang')) {
+      const waiting = [...this.held];
+      this.held.clear();
+      for (const sock of waiting) if (!sock.destroyed) this.serve(sock);
+    }
   }
 
   /** The hypervisor console's view: a root shell command on this guest, no SSH involved (works while
@@ -243,7 +250,16 @@ export class Guest implements ForwardTarget {
     this.sockets.add(sock);
     sock.once('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
-    if (this.faults.has('hang')) return; // accepted, never answered: destroyed on close()
+    if (this.faults.has('hang')) {
+      // Accepted, not answered while the fault holds (destroyed on close()).
+      this.held.add(sock);
+      sock.once('close', () => this.held.delete(sock));
+      return;
+    }
+    this.serve(sock);
+  }
+
+  private serve(sock: Duplex): void {
     // A mitm holds the key the guest booted with (the cloned one): with it, it is invisible; once the
     // guest has new keys, it can only present its own, which the victim pinned if it believed the
     // swapped output.
