@@ -11,10 +11,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  loadKnownHosts, openJumpCount, SshConnection, SshError, type ConnectOptions, type JumpHop, type KnownHosts,
+  loadKnownHosts, SshConnection, type ConnectOptions, type JumpHop, type KnownHosts,
 } from '../../src/ssh/index.js';
 import { runOn, useFleet } from '../helpers/emulator.js';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
+import { failure, jumpsClosed } from '../helpers/jump.js';
 
 const PORT = 2222;
 const GUESTS = 6;
@@ -39,17 +40,6 @@ function target(i: number, extra: Partial<ConnectOptions> = {}): ConnectOptions 
     name: name(i), address: addr(i), port: PORT, knownHosts: pinned,
     credentials: { username: F().emu.user, privateKey: F().clientKey }, connectTimeoutMs: 15_000, ...extra,
   };
-}
-
-async function failure(o: ConnectOptions): Promise<SshError> {
-  const err = await SshConnection.connect(o).then((c) => (c.close(), undefined), (e: unknown) => e);
-  if (!(err instanceof SshError)) throw new Error(`expected an SshError, got ${String(err)}`);
-  return err;
-}
-
-async function jumpsClosed(): Promise<void> {
-  for (let i = 0; i < 200 && openJumpCount() > 0; i++) await delay(25);
-  expect(openJumpCount()).toBe(0);
 }
 
 /** Open connections to each guest's sshd, as `fleet emulator status --json` counts them, once settled. */

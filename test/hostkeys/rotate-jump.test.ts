@@ -8,13 +8,13 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
+import { channels, jumpsClosed, logins, sinceMark } from '../helpers/jump.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
 import { hopWaves, readJournal, replay, rotateFleet, routeChanges, targetRecord, type RotateTarget } from '../../src/hostkeys/index.js';
-import { loadKnownHosts, lookup, openJumpCount, probeHostKeys, verify } from '../../src/ssh/index.js';
+import { loadKnownHosts, lookup, probeHostKeys, verify } from '../../src/ssh/index.js';
 
 const PORT = 2222;
 const GUESTS = 12;
@@ -66,15 +66,6 @@ function startRelay(to: { address: string; port: number }): Relay {
   };
 }
 
-const logins = (log: string) => log.match(/Accepted publickey for root/g)?.length ?? 0;
-/** Targets of the direct-tcpip channels the bastion opened, as `addr:port`. */
-const channels = (log: string) => [...log.matchAll(/server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
-
-function sinceMark(sshd: RealSshd): () => string {
-  const from = sshd.log().length;
-  return () => sshd.log().slice(from);
-}
-
 /** The usual bastion form in the field: ansible_ssh_common_args with `ssh -W %h:%p`, per group. */
 function inventory(file: string, ids: number[]): string {
   const hosts = ids.map((i) => `${names[i - 1]} ansible_host=${guestAddr(i)} ansible_port=${PORT} ansible_user=${tf.emu.user}`);
@@ -104,11 +95,6 @@ async function pinnedAsPresented(kh: string, ids: number[]): Promise<Map<number,
     presented.set(i, p.keys.find((k) => k.type === 'ed25519')!.key.toString('base64'));
   }
   return presented;
-}
-
-async function jumpsClosed(): Promise<void> {
-  for (let i = 0; i < 200 && openJumpCount() > 0; i++) await delay(25);
-  expect(openJumpCount()).toBe(0);
 }
 
 beforeAll(async () => {

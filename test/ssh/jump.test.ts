@@ -11,12 +11,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pLimit from 'p-limit';
 import {
-  addPin, loadKnownHosts, openJumpCount, parseKnownHosts, probeHostKeys, removePins, SshConnection, SshError, type ConnectOptions,
+  addPin, loadKnownHosts, parseKnownHosts, probeHostKeys, removePins, SshConnection, type ConnectOptions,
   type JumpHop, type KnownHosts,
 } from '../../src/ssh/index.js';
 import { startFleet, type TestFleet } from '../helpers/emulator.js';
 import { startRealSshd, type RealSshd } from '../helpers/real-sshd.js';
 import { fleet, jsonLines } from '../cli/cli-harness.js';
+import { channels, failure, jumpsClosed, logins, sinceMark } from '../helpers/jump.js';
 
 const PORT = 2222;
 const GUESTS = 13;
@@ -50,26 +51,6 @@ async function run(o: ConnectOptions, command = 'hostname'): Promise<string> {
   } finally {
     c.close();
   }
-}
-
-async function failure(o: ConnectOptions): Promise<SshError> {
-  const err = await SshConnection.connect(o).then((c) => (c.close(), undefined), (e: unknown) => e);
-  if (!(err instanceof SshError)) throw new Error(`expected an SshError, got ${String(err)}`);
-  return err;
-}
-
-async function jumpsClosed(): Promise<void> {
-  for (let i = 0; i < 200 && openJumpCount() > 0; i++) await delay(25);
-  expect(openJumpCount()).toBe(0);
-}
-
-const logins = (log: string) => log.match(/Accepted publickey for root/g)?.length ?? 0;
-/** Targets of the direct-tcpip channels sshd opened, as `addr:port`. */
-const channels = (log: string) => [...log.matchAll(/server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
-
-function sinceMark(sshd: RealSshd): () => string {
-  const from = sshd.log().length;
-  return () => sshd.log().slice(from);
 }
 
 beforeAll(async () => {
