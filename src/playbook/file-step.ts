@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import { metadataToFix, parseProbe, probeScript, sha256, shellQuote as q } from '../executor/index.js';
 import { STALE_TEMP_MINUTES, tempPrefix } from '../executor/remote-steps.js';
 import { unifiedDiff } from '../schedule/index.js';
-import { inSubshell, runsInShell, type Guards } from './guards.js';
+import { asProgramsInShell, inSubshell, runsInShell, type Guards } from './guards.js';
 import { STAT_FORMAT, type GuestShell, type ShellCommand, type ShellResult } from './guest-shell.js';
 import type { SshConnection } from '../ssh/index.js';
 
@@ -245,7 +245,7 @@ function writeTemp(writer: string, umask: string): string {
  */
 function validator(command: string): string {
   const text = command.replaceAll('%s', '"$t"');
-  return runsInShell(text) ? `{ hash -r 2>/dev/null; ${text}\n}` : `( ${text} )`;
+  return runsInShell(text) ? asProgramsInShell(text) : `( ${text} )`;
 }
 
 /** --check: the command reading what the file holds now (previewResult compares it); the conditions tested in the same command. */

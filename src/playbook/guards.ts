@@ -74,29 +74,28 @@ const SHELL_OWN = new Set([
 ]);
 const COMMAND_WORD = /^[A-Za-z0-9_./@%+,:-]+$/;
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+const REDIRECTION = /^([0-9]?)(>>|>&|<&|>|<)/;
 
 /**
  * The words of `text` when it is a list (`;`, `&&`, `||`, newlines) of pipelines of simple commands
  * and nothing else: words of plain characters, single quotes, double quotes holding no expansion but
  * `$NAME`, `$NAME` itself; redirections to a file or a descriptor. Anything else (backslashes,
  * backquotes, `$(`, `${`, subshells, groups, here-documents, `&`, comments) gives undefined: the shell
- * would have to parse it to know what it does. Each command is a list of its words, a separator `;`.
+ * would have to parse it to know what it does. Each command is a list of its words.
  */
 function simpleCommands(text: string): string[][] | undefined {
-  const commands: string[][] = [[]];
-  let words = 0; // words of the current command (redirection targets are not counted)
+  const commands: string[][] = [[]]; // the last one is being read (redirection targets are not its words)
   let afterOp = false; // the last token was |, && or || (a command must follow)
-  const end = (sep: string) => {
+  const end = (sep: '\n' | ';' | 'op') => {
+    const had = commands.at(-1)!.length > 0;
+    // A newline ends a command, or is a line break after an operator (which still wants its command).
     if (sep === '\n') {
-      // A newline ends a command, or is a line break after an operator (which still wants its command).
-      if (words) commands.push([]);
-      words = 0;
+      if (had) commands.push([]);
       return true;
     }
-    if (!words) return false; // `;`, `|`, `&&`, `||` need a command before them
+    if (!had) return false; // `;`, `|`, `&&`, `||` need a command before them
     commands.push([]);
-    words = 0;
-    afterOp = sep !== ';';
+    afterOp = sep === 'op';
     return true;
   };
   let i = 0;
@@ -133,6 +132,7 @@ function simpleCommands(text: string): string[][] | undefined {
     }
     return w || undefined;
   };
+  let m: RegExpExecArray | null;
   while (i < text.length) {
     const c = text[i]!;
     if (c === ' ' || c === '\t') {
@@ -141,10 +141,9 @@ function simpleCommands(text: string): string[][] | undefined {
       if (text[i + 1] === ';' || (c === ';' && afterOp) || !end(c === ';' ? ';' : '\n')) return undefined;
       i++;
     } else if (text.startsWith('&&', i) || text.startsWith('||', i) || (c === '|' && text[i + 1] !== '&')) {
-      if (!end(c === '|' && text[i + 1] !== '|' ? '|' : '&&')) return undefined;
-      i += c === '|' && text[i + 1] !== '|' ? 1 : 2;
-    } else if (/^[0-9]?(?:>>|>&|<&|>|<)/.test(text.slice(i, i + 3))) {
-      const m = /^([0-9]?)(>>|>&|<&|>|<)/.exec(text.slice(i, i + 3))!;
+      if (!end('op')) return undefined;
+      i += text[i + 1] === c ? 2 : 1;
+    } else if ((m = REDIRECTION.exec(text.slice(i, i + 3)))) {
       i += m[0].length;
       if (text[i] === '|' || text[i] === '>' || text[i] === '<' || text[i] === '&') return undefined; // >|, <>, <<, >&&
       if (m[2].endsWith('&')) {
@@ -162,7 +161,6 @@ function simpleCommands(text: string): string[][] | undefined {
       const w = word();
       if (w === undefined) return undefined;
       commands.at(-1)!.push(w);
-      words++;
       afterOp = false;
     }
   }
@@ -194,8 +192,11 @@ export function runsInShell(command: string): boolean {
  */
 export function inShell(command: string): string {
   if (PLAIN_BUILTIN.test(command)) return `{ ${command}\n}`;
-  return runsInShell(command) ? `{ hash -r 2>/dev/null; ${command}\n}` : inSubshell(command);
+  return runsInShell(command) ? asProgramsInShell(command) : inSubshell(command);
 }
+
+/** A command that runsInShell, as a group of the shell itself: its programs looked up afresh on PATH, as a new shell would. */
+export const asProgramsInShell = (command: string) => `{ hash -r 2>/dev/null; ${command}\n}`;
 
 /**
  * Why the step is skipped, given the guard script's exit status, in the words of `written` (the
